@@ -1,0 +1,210 @@
+"""Match a request path to a route with a segment tree.
+
+The tree has one node per URL prefix. Each node holds its static children in a dict,
+at most one parameter child, and the routes that end there, that take the rest of the
+path as a catch-all, or as an optional catch-all. Looking up `/users/42/posts` walks
+three nodes: a dict lookup per segment, whatever the number of routes.
+
+Priority at each position, left to right: static > `[x]` > `[...x]` > `[[...x]]`.
+When a branch dead-ends the walk backs up to the last node that had an untried
+alternative, so `/users/new/edit` still reaches `/users/[id]/edit` when
+`/users/new` exists without an `edit` below it.
+
+    tree for /users, /users/new, /users/[id]/edit, /files/[...path]
+      root ─ users (leaf /users) ─┬─ new (leaf /users/new)
+           │                      └─ [param] ─ edit (leaf /users/[id]/edit)
+           └─ files (catchall /files/[...path])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Final, NamedTuple
+from urllib.parse import unquote
+
+from .segments import CATCHALL, PARAM, SPLAT, STATIC
+
+if TYPE_CHECKING:
+    from .table import Route
+
+# The methods the engine implements; any other token answers 501.
+KNOWN_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+Params = dict[str, str | list[str]]
+
+
+class Match(NamedTuple):
+    """What a request would get, without running anything.
+
+    `status` is 200 (or 204 for an OPTIONS the route does not export), 308 for a
+    redirect (`location` says where), 404, 405 or 501.
+    """
+
+    status: int
+    pattern: str | None
+    file: str | None
+    params: Params
+    allow: tuple[str, ...]
+    route: Route | None = None
+    location: str | None = None
+
+    def to_json(self, method: str, path: str) -> dict[str, object]:
+        return {
+            "path": path,
+            "method": method,
+            "status": self.status,
+            "pattern": self.pattern,
+            "file": self.file,
+            "params": self.params,
+            "allow": list(self.allow),
+        }
+
+
+class _Leaf:
+    """A route as the matcher sees it: statuses per method and how to read its params."""
+
+    __slots__ = ("allow", "dynamic", "route", "statuses")
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.allow = route.allow
+        statuses = dict.fromkeys(KNOWN_METHODS, 405)
+        for method in route.allow:
+            statuses[method] = 200
+        if "OPTIONS" not in route.methods:
+            statuses["OPTIONS"] = 204
+        self.statuses = statuses
+        # (position, kind, name) of each dynamic segment: params are read after the walk,
+        # so backtracking never builds a dict it throws away.
+        self.dynamic = tuple(
+            (i, s.kind, s.value) for i, s in enumerate(route.segments) if s.kind != STATIC
+        )
+
+    def params(self, segments: list[str]) -> Params:
+        params: Params = {}
+        for position, kind, name in self.dynamic:
+            if kind == PARAM:
+                params[name] = segments[position]
+            else:
+                rest = segments[position:]
+                if kind == CATCHALL and name == SPLAT:
+                    params[name] = "/".join(rest)  # TanStack's splat is one string
+                elif rest or kind == CATCHALL:
+                    params[name] = rest
+        return params
+
+
+class _Node:
+    __slots__ = ("catchall", "leaf", "optional", "param", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.leaf: _Leaf | None = None
+        self.catchall: _Leaf | None = None
+        self.optional: _Leaf | None = None
+
+
+class Matcher:
+    def __init__(self, routes: Iterable[Route], *, redirect_trailing_slash: bool) -> None:
+        self._root = _Node()
+        self._redirect = redirect_trailing_slash
+        for route in routes:
+            self._insert(route)
+
+    def _insert(self, route: Route) -> None:
+        node = self._root
+        for segment in route.segments:
+            kind = segment.kind
+            if kind == STATIC:
+                node = node.static.setdefault(segment.value, _Node())
+            elif kind == PARAM:
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            elif kind == CATCHALL:
+                node.catchall = node.catchall or _Leaf(route)
+                return
+            else:
+                node.optional = node.optional or _Leaf(route)
+                return
+        node.leaf = node.leaf or _Leaf(route)
+
+    def _nodes(self) -> Iterator[_Node]:
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.static.values())
+            if node.param is not None:
+                stack.append(node.param)
+
+    def routes(self) -> Iterator[Route]:
+        """Every route the tree can reach."""
+        for node in self._nodes():
+            for leaf in (node.leaf, node.catchall, node.optional):
+                if leaf is not None:
+                    yield leaf.route
+
+    def optional_clashes(self) -> Iterator[tuple[Route, Route]]:
+        """(optional catch-all, rival) pairs where both answer the same bare prefix.
+
+        `/docs/[[...slug]]` matches `/docs` itself, as does `/docs`; beside
+        `/docs/[...slug]` the two catch-alls answer the same longer paths.
+        """
+        for node in self._nodes():
+            if node.optional is None:
+                continue
+            for rival in (node.leaf, node.catchall):
+                if rival is not None:
+                    yield node.optional.route, rival.route
+
+    def match(self, method: str, path: str) -> Match:
+        """Match a raw (still percent-encoded) request path."""
+        if method not in KNOWN_METHODS:
+            return Match(501, None, None, {}, ())
+        if len(path) > 1 and path[-1] == "/":
+            if self._redirect:
+                return Match(308, None, None, {}, (), location=path.rstrip("/") or "/")
+            path = path.rstrip("/") or "/"
+        segments = path.split("/")
+        del segments[0]  # the empty string before the leading "/"
+        if segments == [""]:
+            segments = []
+        elif "%" in path:
+            # PERF: decode only when needed, and each segment on its own so that
+            # `a%2Fb` stays one segment `a/b`.
+            segments = [unquote(s) for s in segments]
+        leaf = _find(self._root, segments, 0, len(segments))
+        if leaf is None:
+            return Match(404, None, None, {}, ())
+        route = leaf.route
+        params = leaf.params(segments)
+        return Match(leaf.statuses[method], route.pattern, route.file, params, leaf.allow, route)
+
+
+def _find(node: _Node, segments: list[str], i: int, n: int) -> _Leaf | None:
+    # PERF: iterate while a node offers one way on; recurse only where there is an
+    # alternative to come back to (a static child beside a param or catch-all).
+    while i < n:
+        segment = segments[i]
+        child = node.static.get(segment)
+        param = node.param if segment else None
+        if child is not None:
+            if param is None and node.catchall is None and node.optional is None:
+                node = child
+                i += 1
+                continue
+            found = _find(child, segments, i + 1, n)
+            if found is not None:
+                return found
+        if param is not None:
+            if node.catchall is None and node.optional is None:
+                node = param
+                i += 1
+                continue
+            found = _find(param, segments, i + 1, n)
+            if found is not None:
+                return found
+        return node.catchall or node.optional
+    return node.leaf or node.optional
