@@ -102,7 +102,11 @@ def _load(args: argparse.Namespace) -> engine.RouteTable:
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped output is read by tools and people alike: don't crop rows at 80 columns.
+        console = Console(highlight=False, width=max(console.width, 160))
+    return console
 
 
 def _print_json(data: object) -> None:
@@ -114,9 +118,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(table.to_json())
         return EXIT_OK
-    out = _out()
-    out.print(_routes_table(table))
-    _print_conflicts(out, table.conflicts)
+    _print_routes(_out(), table)
     return EXIT_OK
 
 
@@ -165,10 +167,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 def cmd_console(args: argparse.Namespace) -> int:
     # The Textual console is not built yet: until it is, show what it would open on.
-    table = _load(args)
-    out = _out()
-    out.print(_routes_table(table))
-    _print_conflicts(out, table.conflicts)
+    _print_routes(_out(), _load(args))
     return EXIT_OK
 
 
@@ -182,10 +181,15 @@ def _status_style(status: int) -> str:
     return "bold red"
 
 
+def _print_routes(out: Console, table: engine.RouteTable) -> None:
+    heading = Text(f"{table.app_dir} · {table.convention} · {_plural(len(table.routes), 'route')}")
+    out.print(heading, style="bold", soft_wrap=True)
+    out.print(_routes_table(table))
+    _print_conflicts(out, table.conflicts)
+
+
 def _routes_table(table: engine.RouteTable) -> Table:
     grid = Table(
-        title=f"{table.app_dir} · {table.convention} · {len(table.routes)} routes",
-        title_justify="left",
         box=None,
         pad_edge=False,
         header_style="bold",

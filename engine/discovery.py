@@ -27,11 +27,14 @@ def python_files(app_dir: Path) -> list[str]:
 
 
 def _walk(directory: str, prefix: str, found: list[str]) -> None:
-    # PERF: os.scandir reuses the directory entry's cached type; 10,000 files walk in ~30 ms.
+    # PERF: one os.scandir per folder, whose entries carry their type; a helper package is
+    # recognised from its own listing rather than by a separate stat of `__init__.py`.
     try:
         entries = list(os.scandir(directory))
     except OSError:
         return  # unreadable folder: nothing in it can be routed
+    if prefix and any(e.name == "__init__.py" for e in entries):
+        return  # a helper package: app code imported by routes, never routed
     subdirs: list[os.DirEntry[str]] = []
     for entry in entries:
         name = entry.name
@@ -43,8 +46,6 @@ def _walk(directory: str, prefix: str, found: list[str]) -> None:
         elif name.endswith(".py") and name != "__init__.py":
             found.append(prefix + name)
     for entry in subdirs:
-        if os.path.exists(os.path.join(entry.path, "__init__.py")):
-            continue  # a helper package
         _walk(entry.path, prefix + entry.name + "/", found)
 
 
@@ -66,7 +67,5 @@ def load_routes(app_dir: str | os.PathLike[str], *, convention: str | None = Non
     elif convention in DIALECTS:
         dialect = DIALECTS[convention]
     else:
-        raise UnknownConvention(
-            f"unknown convention {convention!r}: choose one of {', '.join(sorted(DIALECTS))}"
-        )
+        raise UnknownConvention(f"unknown convention {convention!r}: choose one of {', '.join(sorted(DIALECTS))}")
     return build_table(path, dialect, dialect.layout(files))

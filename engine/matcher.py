@@ -60,6 +60,10 @@ class Match(NamedTuple):
         }
 
 
+# PERF: NamedTuple's generated __new__ costs a keyword-argument call per lookup.
+_new_match = Match._make
+
+
 class _Leaf:
     """A route as the matcher sees it: statuses per method and how to read its params."""
 
@@ -76,9 +80,7 @@ class _Leaf:
         self.statuses = statuses
         # (position, kind, name) of each dynamic segment: params are read after the walk,
         # so backtracking never builds a dict it throws away.
-        self.dynamic = tuple(
-            (i, s.kind, s.value) for i, s in enumerate(route.segments) if s.kind != STATIC
-        )
+        self.dynamic = tuple((i, s.kind, s.value) for i, s in enumerate(route.segments) if s.kind != STATIC)
 
     def params(self, segments: list[str]) -> Params:
         params: Params = {}
@@ -109,6 +111,9 @@ class Matcher:
     def __init__(self, routes: Iterable[Route], *, redirect_trailing_slash: bool) -> None:
         self._root = _Node()
         self._redirect = redirect_trailing_slash
+        # PERF: an all-static route is found by its whole path in one dict lookup, before
+        # any splitting. Safe under static-first priority: an exact static match always wins.
+        self._static: dict[str, _Leaf] = {}
         for route in routes:
             self._insert(route)
 
@@ -128,7 +133,10 @@ class Matcher:
             else:
                 node.optional = node.optional or _Leaf(route)
                 return
-        node.leaf = node.leaf or _Leaf(route)
+        if node.leaf is None:
+            node.leaf = _Leaf(route)
+            if not node.leaf.dynamic:
+                self._static[route.pattern] = node.leaf
 
     def _nodes(self) -> Iterator[_Node]:
         stack = [self._root]
@@ -163,6 +171,10 @@ class Matcher:
         """Match a raw (still percent-encoded) request path."""
         if method not in KNOWN_METHODS:
             return Match(501, None, None, {}, ())
+        leaf = self._static.get(path)
+        if leaf is not None:
+            route = leaf.route
+            return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
         if len(path) > 1 and path[-1] == "/":
             if self._redirect:
                 return Match(308, None, None, {}, (), location=path.rstrip("/") or "/")
@@ -179,8 +191,8 @@ class Matcher:
         if leaf is None:
             return Match(404, None, None, {}, ())
         route = leaf.route
-        params = leaf.params(segments)
-        return Match(leaf.statuses[method], route.pattern, route.file, params, leaf.allow, route)
+        params = leaf.params(segments) if leaf.dynamic else {}
+        return _new_match((leaf.statuses[method], route.pattern, route.file, params, leaf.allow, route, None))
 
 
 def _find(node: _Node, segments: list[str], i: int, n: int) -> _Leaf | None:

@@ -58,8 +58,7 @@ def parse_bracketed(name: str) -> Segment:
         inner = name[2:-2]
         if not inner.startswith("..."):
             raise InvalidSegment(
-                f"'{name}': double brackets are only for an optional catch-all; write '[[...{inner}]]' "
-                f"or '[{inner}]'"
+                f"'{name}': double brackets are only for an optional catch-all; write '[[...{inner}]]' or '[{inner}]'"
             )
         return Segment(OPTIONAL, _param_name(name, inner[3:]))
     if name.startswith("[") and name.endswith("]"):

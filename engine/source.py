@@ -17,7 +17,6 @@ _METHOD_SET: Final = frozenset(METHODS)
 _LOWER_METHODS: Final = {m.lower(): m for m in METHODS}
 
 
-
 @dataclass(frozen=True, slots=True)
 class FileFacts:
     """What a route file exports, read from its source."""
@@ -73,9 +72,7 @@ def _facts_from_tree(tree: ast.Module) -> FileFacts:
                 methods.update(k for k in handlers if k in _METHOD_SET)
             has_middleware = has_middleware or "middleware" in server
 
-    lowercase = tuple(
-        sorted(n for n in lines if n in _LOWER_METHODS and _LOWER_METHODS[n] not in methods)
-    )
+    lowercase = tuple(sorted(n for n in lines if n in _LOWER_METHODS and _LOWER_METHODS[n] not in methods))
     revalidate = _literal(values.get("revalidate"))
     dynamic = _literal(values.get("dynamic"))
     return FileFacts(
@@ -85,8 +82,7 @@ def _facts_from_tree(tree: ast.Module) -> FileFacts:
         has_middleware=has_middleware,
         has_page="page" in functions,
         has_global_middleware="middleware" in functions or "middleware" in values,
-        revalidate=revalidate if isinstance(revalidate, int | float) and not isinstance(revalidate, bool)
-        else None,
+        revalidate=revalidate if isinstance(revalidate, int | float) and not isinstance(revalidate, bool) else None,
         dynamic=dynamic if isinstance(dynamic, str) else None,
         declared_path=declared_path,
         declared_path_line=declared_line,

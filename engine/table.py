@@ -11,7 +11,7 @@ before a `page.py`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -112,14 +112,13 @@ class RouteTable:
         self.conflicts = conflicts
         self.global_middleware = global_middleware
         self._matcher = matcher
-
-    def match(self, method: str, path: str) -> Match:
+        # PERF: bind the matcher's method directly; one call less per lookup.
+        self.match: Callable[[str, str], Match] = matcher.match
         """What `method path` would get: status, pattern, file, params, allow.
 
         `path` is the raw request path, still percent-encoded; each segment is decoded
         on its own. Runs no code of the app.
         """
-        return self._matcher.match(method, path)
 
     @property
     def errors(self) -> tuple[Conflict, ...]:
@@ -161,9 +160,7 @@ def build_table(app_dir: Path, dialect: Dialect, layout: Layout) -> RouteTable:
     _check_tree(matcher, problems)
 
     routes.sort(key=_match_order)
-    return RouteTable(
-        app_dir, dialect, tuple(routes), problems.sorted(), matcher, layout.global_middleware
-    )
+    return RouteTable(app_dir, dialect, tuple(routes), problems.sorted(), matcher, layout.global_middleware)
 
 
 def _match_order(route: Route) -> tuple[object, ...]:
@@ -229,9 +226,10 @@ def _route(spec: RouteSpec, facts: FileFacts, problems: _Problems) -> tuple[Rout
         methods: tuple[str, ...] = ("GET",) if facts.has_page else ()
     else:
         methods = facts.methods
-    if not methods and not facts.error:
-        wanted = "a `page(request, params)` function" if spec.kind == "page" else \
-            "no method (" + ", ".join(METHODS) + ")"
+    if not methods and not facts.error and not facts.lowercase:
+        wanted = (
+            "a `page(request, params)` function" if spec.kind == "page" else "no method (" + ", ".join(METHODS) + ")"
+        )
         problems.add(
             "no-handlers",
             pattern,
@@ -247,7 +245,8 @@ def _route(spec: RouteSpec, facts: FileFacts, problems: _Problems) -> tuple[Rout
             pattern,
             [file],
             f"{file} defines `{name}` (line {facts.lines[name]}), which is not exported as a "
-            f"method: methods are capitalised. Rename it `{name.upper()}`.",
+            f"method: methods are capitalised, so {name.upper()} {pattern} answers 405. "
+            f"Rename it `{name.upper()}`.",
         )
     declared, implied = facts.declared_path, spec.route_id
     if declared is not None and implied is not None and _route_id_key(declared) != _route_id_key(implied):
@@ -281,9 +280,7 @@ def _route_id_key(route_id: str) -> tuple[str, ...]:
     return tuple(p for p in route_id.split("/") if p and not (p.startswith("(") and p.endswith(")")))
 
 
-def _check_support_files(
-    app_dir: Path, layout: Layout, routes: list[Route], problems: _Problems
-) -> None:
+def _check_support_files(app_dir: Path, layout: Layout, routes: list[Route], problems: _Problems) -> None:
     """Global middleware and layout files are not routes, but they can fail to load too."""
     route_files = {r.file for r in routes}
     support = {f for r in routes for f in r.layouts if f not in route_files}
@@ -363,9 +360,9 @@ def _check_tree(matcher: Matcher, problems: _Problems) -> None:
             "optional-catch-all",
             optional.pattern,
             [rival.file, optional.file],
-            f"{optional.pattern} also matches zero segments, so it answers what {rival.pattern} "
-            f"({rival.file}) answers. Use a required catch-all [...{optional.params[-1]}], or "
-            f"delete one of the two files.",
+            f"{optional.pattern} ({optional.file}) also matches zero segments, so it answers what "
+            f"{rival.pattern} ({rival.file}) answers. Use a required catch-all "
+            f"[...{optional.params[-1]}], or delete one of the two files.",
         )
 
     # Two routes naming one dynamic position differently (`[id]` vs `[userId]`).
@@ -386,6 +383,7 @@ def _check_tree(matcher: Matcher, problems: _Problems) -> None:
             "param-names",
             firsts[0].pattern,
             files,
-            f"{' and '.join(r.pattern for r in firsts)} name the same segment differently ({label} "
-            f"at {position}); use one name for one position so params mean the same thing everywhere.",
+            f"{' and '.join(f'{r.pattern} ({r.file})' for r in firsts)} name the same segment "
+            f"differently ({label} at {position}); use one name for one position so params mean the "
+            f"same thing everywhere.",
         )

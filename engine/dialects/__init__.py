@@ -13,9 +13,7 @@ from .next import NextDialect
 from .tanstack import TanstackDialect
 
 # Detection order: `*+api.py` -> expo, `route.py`/`page.py` -> next, otherwise tanstack.
-DIALECTS: dict[str, Dialect] = {
-    d.name: d for d in (ExpoDialect(), NextDialect(), TanstackDialect())
-}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (ExpoDialect(), NextDialect(), TanstackDialect())}
 
 __all__ = ["DIALECTS", "Dialect", "Layout", "Misplaced", "RouteSpec", "detect"]
 

@@ -77,7 +77,8 @@ def pick_global_middleware(candidates: list[str], name: str, layout: Layout) -> 
             Misplaced(
                 "middleware-location",
                 tuple(candidates),
-                f"{len(candidates)} global middleware files; only {candidates[0]} runs. "
+                f"{len(candidates)} global middleware files ({', '.join(candidates)}); only "
+                f"{candidates[0]} runs. "
                 f"Keep a single {name} at the app's root and move the rest into it.",
             )
         )

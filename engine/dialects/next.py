@@ -1,10 +1,10 @@
 """Next.js App Router route handlers (`app/`), brought to Python.
 
-    users/[id]/route.py      -> /users/[id]
-    (shop)/cart/route.py     -> /cart            groups and @slots add no segment
-    docs/[[...slug]]/page.py -> /docs/[[...slug]] (a page: GET/HEAD answered by `page()`)
-    _lib/db.py               -> not routed       `_` folders are private; `%5F` is a literal `_`
-    middleware.py            -> global middleware, at APP root only
+users/[id]/route.py      -> /users/[id]
+(shop)/cart/route.py     -> /cart            groups and @slots add no segment
+docs/[[...slug]]/page.py -> /docs/[[...slug]] (a page: GET/HEAD answered by `page()`)
+_lib/db.py               -> not routed       `_` folders are private; `%5F` is a literal `_`
+middleware.py            -> global middleware, at APP root only
 """
 
 from __future__ import annotations
@@ -54,10 +54,6 @@ class NextDialect:
 
 
 def _spec(file: str, folders: list[str], kind: RouteKind) -> RouteSpec:
-    names = [
-        f.replace("%5F", "_").replace("%5f", "_")
-        for f in folders
-        if not (is_group(f) or f.startswith("@"))
-    ]
+    names = [f.replace("%5F", "_").replace("%5f", "_") for f in folders if not (is_group(f) or f.startswith("@"))]
     segments, problem = parse_names(names)
     return RouteSpec(file, segments, kind, invalid=problem)

@@ -136,7 +136,5 @@ def _segment(token: str) -> Segment | None:
             raise InvalidSegment(f"'{token}': '{name}' is not a valid parameter name")
         return Segment(PARAM, name)
     if "$" in token.replace("[$]", ""):
-        raise InvalidSegment(
-            f"'{token}': '$' starts a parameter and must begin the segment (escape it as [$])"
-        )
+        raise InvalidSegment(f"'{token}': '$' starts a parameter and must begin the segment (escape it as [$])")
     return Segment(STATIC, token.replace("[", "").replace("]", ""))

@@ -1,0 +1,145 @@
+"""Matching: priority, catch-alls, decoding, case, trailing slash, 404 / 405 / 501."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import engine
+from tests.conftest import GET_HANDLER, write_app
+
+NEXT_APP = {
+    "route.py": GET_HANDLER,
+    "users/route.py": GET_HANDLER + "async def POST(request):\n    return None\n",
+    "users/new/route.py": GET_HANDLER,
+    "users/[id]/route.py": GET_HANDLER + "def DELETE(request): ...\n",
+    "users/[id]/edit/route.py": GET_HANDLER,
+    "users/[id]/posts/[postId]/route.py": GET_HANDLER,
+    "files/[...path]/route.py": GET_HANDLER,
+    "files/readme/route.py": GET_HANDLER,
+    "docs/[[...slug]]/route.py": GET_HANDLER,
+    "shop/[category]/[...rest]/route.py": GET_HANDLER,
+    "shop/[category]/sale/route.py": GET_HANDLER,
+    "Caps/route.py": GET_HANDLER,
+    "opts/route.py": "def OPTIONS(request): ...\n",
+    "empty/route.py": "x = 1\n",
+}
+
+
+@pytest.fixture(scope="module")
+def next_table(tmp_path_factory: pytest.TempPathFactory) -> engine.RouteTable:
+    return engine.load_routes(write_app(tmp_path_factory.mktemp("next"), NEXT_APP))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "pattern", "params"),
+    [
+        pytest.param("GET", "/", 200, "/", {}, id="root"),
+        pytest.param("GET", "/users", 200, "/users", {}, id="static"),
+        pytest.param("GET", "/users/new", 200, "/users/new", {}, id="static-beats-param"),
+        pytest.param("GET", "/users/42", 200, "/users/[id]", {"id": "42"}, id="param"),
+        pytest.param("GET", "/users/new/edit", 200, "/users/[id]/edit", {"id": "new"}, id="backtracks-to-param"),
+        pytest.param("GET", "/users/7/posts/9", 200, "/users/[id]/posts/[postId]", {"id": "7", "postId": "9"},
+                     id="two-params"),
+        pytest.param("GET", "/files/readme", 200, "/files/readme", {}, id="static-beats-catch-all"),
+        pytest.param("GET", "/files/a", 200, "/files/[...path]", {"path": ["a"]}, id="catch-all-one"),
+        pytest.param("GET", "/files/a/b/c", 200, "/files/[...path]", {"path": ["a", "b", "c"]}, id="catch-all-many"),
+        pytest.param("GET", "/files", 404, None, {}, id="catch-all-needs-a-segment"),
+        pytest.param("GET", "/docs", 200, "/docs/[[...slug]]", {}, id="optional-empty-param-absent"),
+        pytest.param("GET", "/docs/a/b", 200, "/docs/[[...slug]]", {"slug": ["a", "b"]}, id="optional-with-segments"),
+        pytest.param("GET", "/shop/shoes/sale", 200, "/shop/[category]/sale", {"category": "shoes"},
+                     id="static-after-param"),
+        pytest.param("GET", "/shop/shoes/x/y", 200, "/shop/[category]/[...rest]",
+                     {"category": "shoes", "rest": ["x", "y"]}, id="param-then-catch-all"),
+        pytest.param("GET", "/users/a%2Fb", 200, "/users/[id]", {"id": "a/b"}, id="encoded-slash-is-one-segment"),
+        pytest.param("GET", "/users/caf%C3%A9", 200, "/users/[id]", {"id": "café"}, id="utf8-decoded"),
+        pytest.param("GET", "/files/a%20b/c", 200, "/files/[...path]", {"path": ["a b", "c"]}, id="catch-all-decoded"),
+        pytest.param("GET", "/%75sers", 200, "/users", {}, id="static-decoded"),
+        pytest.param("GET", "/Caps", 200, "/Caps", {}, id="case-exact"),
+        pytest.param("GET", "/caps", 404, None, {}, id="case-sensitive"),
+        pytest.param("GET", "/USERS", 404, None, {}, id="case-sensitive-upper"),
+        pytest.param("GET", "/nothing/here", 404, None, {}, id="not-found"),
+        pytest.param("GET", "/users//edit", 404, None, {}, id="empty-segment-is-no-param"),
+        pytest.param("HEAD", "/users", 200, "/users", {}, id="head-from-get"),
+        pytest.param("POST", "/users", 200, "/users", {}, id="post"),
+        pytest.param("POST", "/users/42", 405, "/users/[id]", {"id": "42"}, id="method-not-allowed"),
+        pytest.param("OPTIONS", "/users", 204, "/users", {}, id="options-not-exported-204"),
+        pytest.param("OPTIONS", "/opts", 200, "/opts", {}, id="options-exported"),
+        pytest.param("GET", "/empty", 405, "/empty", {}, id="no-handlers-405"),
+        pytest.param("BREW", "/users", 501, None, {}, id="unknown-method-501"),
+        pytest.param("get", "/users", 501, None, {}, id="methods-are-case-sensitive"),
+    ],
+)
+def test_match(
+    next_table: engine.RouteTable, method: str, path: str, status: int, pattern: str | None, params: dict[str, object]
+) -> None:
+    match = next_table.match(method, path)
+    assert (match.status, match.pattern, match.params) == (status, pattern, params)
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/users", ("GET", "HEAD", "OPTIONS", "POST")),
+        ("/users/1", ("DELETE", "GET", "HEAD", "OPTIONS")),
+        ("/opts", ("OPTIONS",)),
+        ("/empty", ("OPTIONS",)),
+    ],
+)
+def test_allow_lists_head_with_get_and_options_always(
+    next_table: engine.RouteTable, path: str, allow: tuple[str, ...]
+) -> None:
+    assert next_table.match("PUT", path).allow == allow
+
+
+def test_next_redirects_trailing_slash(next_table: engine.RouteTable) -> None:
+    match = next_table.match("GET", "/users/42/")
+    assert (match.status, match.location) == (308, "/users/42")
+    assert next_table.match("GET", "/").status == 200
+
+
+@pytest.mark.parametrize(
+    ("convention", "files"),
+    [
+        pytest.param("tanstack", ["users.$id.py", "index.py"], id="tanstack"),
+        pytest.param("expo", ["users/[id]+api.py", "index+api.py"], id="expo"),
+    ],
+)
+def test_trailing_slash_is_ignored_outside_next(tmp_path: Path, convention: str, files: list[str]) -> None:
+    table = engine.load_routes(write_app(tmp_path, files), convention=convention)
+    match = table.match("GET", "/users/42/")
+    assert (match.status, match.pattern, match.params) == (200, "/users/[id]", {"id": "42"})
+    assert table.match("GET", "/").status == 200
+
+
+def test_tanstack_splat_is_a_string(tmp_path: Path) -> None:
+    table = engine.load_routes(write_app(tmp_path, ["files/$.py", "files/index.py"]), convention="tanstack")
+    assert table.match("GET", "/files/a/b%2Fc/d").params == {"_splat": "a/b/c/d"}
+    assert table.match("GET", "/files").pattern == "/files"
+
+
+def test_expo_catch_all_and_priority(tmp_path: Path) -> None:
+    table = engine.load_routes(
+        write_app(tmp_path, ["blog/[...rest]+api.py", "blog/[slug]+api.py", "blog/index+api.py"]), convention="expo"
+    )
+    assert table.match("GET", "/blog").pattern == "/blog"
+    assert table.match("GET", "/blog/x").params == {"slug": "x"}
+    assert table.match("GET", "/blog/x/y").params == {"rest": ["x", "y"]}
+
+
+def test_match_order_of_routes_list(next_table: engine.RouteTable) -> None:
+    patterns = [r.pattern for r in next_table.routes]
+    assert patterns.index("/users/new") < patterns.index("/users/[id]")
+    assert patterns.index("/files/readme") < patterns.index("/files/[...path]")
+    assert patterns[0] == "/"
+
+
+def test_cost_does_not_depend_on_unrelated_routes(tmp_path: Path) -> None:
+    # A deep tree of siblings: the lookup walks one node per segment, so 2,000 siblings
+    # still answer correctly at every depth (a regression guard for the tree, not a timing).
+    files = [f"r{i}/[id]/route.py" for i in range(2000)] + ["r1999/x/route.py"]
+    table = engine.load_routes(write_app(tmp_path, files))
+    assert table.match("GET", "/r1999/x").pattern == "/r1999/x"
+    assert table.match("GET", "/r1500/9").params == {"id": "9"}
+    assert table.match("GET", "/r2000/9").status == 404

@@ -1,0 +1,1 @@
+"""Console themes as data files (TOML), loaded into Textual's theme system."""
