@@ -4,6 +4,7 @@
     routeconsole list APP [--json]                  routes and problems
     routeconsole check APP [--json] [--strict]      exit 0 clean, 1 errors, 2 unusable input
     routeconsole match APP PATH [--method M] [--json]
+    routeconsole serve APP [--host H] [--port P] [--workers N] [--debug]
 
 Every subcommand calls the engine's public functions and prints a table for people or
 JSON in the shapes of the brief (section 5), which tests and tools parse.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -21,6 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 import engine
+from engine.app import DEFAULT_BODY_LIMIT
+from engine.server import DEFAULT_HOST, DEFAULT_PORT
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     _add_common(p)
 
+    p = sub.add_parser("serve", help="serve the app with hypercorn")
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"interface to listen on (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--debug", action="store_true", help="send tracebacks to the client in 500 responses")
+    p.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, metavar="BYTES", help="413 above this")
+    _add_common(p)
+
     p = sub.add_parser("match", help="show which route a request reaches, without running it")
     p.add_argument("app", metavar="APP")
     p.add_argument("path", metavar="PATH", help="the request path, e.g. /users/42")
@@ -80,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "list": cmd_list,
         "check": cmd_check,
         "match": cmd_match,
+        "serve": cmd_serve,
     }
     if args_list and args_list[0] in commands:
         args = _parser().parse_args(args_list)
@@ -162,6 +176,42 @@ def cmd_match(args: argparse.Namespace) -> int:
         out.print(f"  Allow: {', '.join(match.allow)}")
     if match.route is not None and match.route.error:
         out.print(Text(f"  {match.route.error}", style="red"))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from engine.server import bind_socket, is_loopback, serve_forever, serve_workers, url_of
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.workers < 1:
+        raise engine.EngineError(f"--workers takes a number of processes (1 or more), got {args.workers}")
+    if not is_loopback(args.host):
+        print(
+            f"routeconsole: warning: listening on {args.host} exposes the app beyond this machine",
+            file=sys.stderr,
+        )
+    app = engine.create_app(args.app, convention=args.convention, debug=args.debug, body_limit=args.body_limit)
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        raise engine.EngineError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
+    table = app.table
+
+    def announce() -> None:
+        problems = f", {_plural(len(table.errors), 'error')}" if table.errors else ""
+        routes = _plural(len(table.routes), "route")
+        print(
+            f"routeconsole: serving {args.app} ({table.convention}, {routes}{problems}) on {url_of(sock)}", flush=True
+        )
+        for conflict in table.errors:
+            print(f"  {conflict.kind}: {conflict.message}", file=sys.stderr, flush=True)
+
+    if args.workers > 1:
+        app.close()
+        announce()
+        options = {"convention": args.convention, "debug": args.debug}
+        return serve_workers(app.app_dir, sock, args.workers, options)
+    serve_forever(app, sock, announce)
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ before a `page.py`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,14 @@ class RouteTable:
         on its own. Runs no code of the app.
         """
 
+    def with_problems(self, extra: Iterable[Conflict], errors: Mapping[str, str]) -> RouteTable:
+        """A copy with more problems (found when importing), and `errors` set on those routes."""
+        routes = tuple(
+            dataclasses.replace(r, error=errors[r.file]) if r.file in errors and not r.error else r for r in self.routes
+        )
+        conflicts = tuple(sorted((*self.conflicts, *extra), key=_conflict_order))
+        return RouteTable(self.app_dir, self.dialect, routes, conflicts, self._matcher, self.global_middleware)
+
     @property
     def errors(self) -> tuple[Conflict, ...]:
         return tuple(c for c in self.conflicts if c.severity == "error")
@@ -177,7 +186,11 @@ class _Problems:
         self.items.append(Conflict(kind, severity, pattern, tuple(files), message))
 
     def sorted(self) -> tuple[Conflict, ...]:
-        return tuple(sorted(self.items, key=lambda c: (c.severity != "error", c.files, c.kind)))
+        return tuple(sorted(self.items, key=_conflict_order))
+
+
+def _conflict_order(c: Conflict) -> tuple[bool, tuple[str, ...], str]:
+    return (c.severity != "error", c.files, c.kind)
 
 
 def _route(spec: RouteSpec, facts: FileFacts, problems: _Problems) -> tuple[Route, bool]:

@@ -1,0 +1,531 @@
+"""The ASGI 3 application: `create_app(app_dir)` serves a directory of route files.
+
+A request goes through these steps, each a span on its trace:
+
+    read body (413 over the limit) -> global middleware -> match (404 / 405 / 501 / 308)
+      -> layout middleware -> route middleware -> @use middleware -> cache -> handler
+
+Everything the app's code does wrong (raising, returning the wrong thing, failing to
+import) becomes a 500 that names the file; the server and the console keep running.
+The loaded app is one immutable `AppState`; a reload builds a new one and swaps the
+reference, so requests in flight finish on the code they started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+import traceback
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+from .discovery import load_routes
+from .events import EventSink, RequestFinished
+from .http import Headers, Request, Response
+from .loader import Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
+from .table import Conflict, RouteTable
+from .trace import Trace
+
+log = logging.getLogger("routeconsole.app")
+
+DEFAULT_BODY_LIMIT: Final = 10 * 1024 * 1024
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class BadReturn(TypeError):
+    pass
+
+
+def to_response(value: Any, *, where: str, page: bool = False) -> Response:
+    """Handler return conveniences: dict/list -> JSON, str -> text (HTML for a page),
+    bytes, None -> 204; anything else is a mistake worth a clear 500."""
+    if isinstance(value, Response):
+        return value
+    if isinstance(value, dict | list):
+        return Response.json(value)
+    if isinstance(value, str):
+        if page:
+            return Response(value, headers={"content-type": "text/html; charset=utf-8"})
+        return Response(value)
+    if isinstance(value, bytes | bytearray):
+        return Response(bytes(value))
+    if value is None:
+        return Response(status=204)
+    raise BadReturn(f"{where} returned {type(value).__name__}; return a Response, dict, list, str, bytes or None")
+
+
+@dataclass(slots=True)
+class _CacheEntry:
+    expires: float
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(slots=True)
+class ResponseCache:
+    """GET/HEAD responses of a route with `revalidate = N` or `dynamic = "force-static"`,
+    keyed on path + query, dropped with the module on reload."""
+
+    ttl: float  # seconds; inf for force-static
+    label: str
+    entries: dict[str, _CacheEntry] = field(default_factory=dict)
+
+    def get(self, key: str) -> Response | None:
+        entry = self.entries.get(key)
+        if entry is None or entry.expires < time.monotonic():
+            return None
+        response = Response(entry.body, status=entry.status)
+        response.headers._raw, response.headers._index = list(entry.headers), dict(entry.headers)
+        return response
+
+    def put(self, key: str, response: Response) -> None:
+        if response.status == 200 and isinstance(response.body, bytes):
+            self.entries[key] = _CacheEntry(
+                time.monotonic() + self.ttl, response.status, response.headers.multi_items(), response.body
+            )
+
+
+def _cache_for(loaded: LoadedRoute) -> ResponseCache | None:
+    route = loaded.route
+    if route.dynamic == "force-static":
+        return ResponseCache(float("inf"), "force-static")
+    if route.revalidate and route.revalidate > 0:
+        return ResponseCache(float(route.revalidate), f"revalidate {route.revalidate:g}s")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """One loaded version of the app. Immutable; reload builds a new one."""
+
+    table: RouteTable
+    routes: dict[str, LoadedRoute]
+    caches: dict[str, ResponseCache]
+    global_fn: Callee | None
+    global_layers: tuple[Layer, ...]
+    global_error: str | None
+
+
+def load_state(app_dir: Path, convention: str | None) -> AppState:
+    table = load_routes(app_dir, convention=convention)  # validates app_dir first
+    ensure_on_path(app_dir)
+    modules = ModuleCache(app_dir)
+    routes: dict[str, LoadedRoute] = {}
+    for route in table.routes:
+        if route.error and "is not served" in route.error:
+            continue  # the matcher never reaches it
+        routes[route.file] = load_route(route, modules)
+    global_fn, global_layers, global_error = load_global(table, modules)
+    caches = {f: c for f, lr in routes.items() if (c := _cache_for(lr)) is not None}
+    table = _with_import_problems(table, modules)
+    return AppState(table, routes, caches, global_fn, global_layers, global_error)
+
+
+def _with_import_problems(table: RouteTable, modules: ModuleCache) -> RouteTable:
+    """Add the files that parse but fail to import to the table's problems."""
+    known = {f for c in table.conflicts if c.kind == "load-error" for f in c.files}
+    extra = [
+        Conflict(
+            "load-error",
+            "error",
+            next((r.pattern for r in table.routes if r.file == file), None),
+            (file,),
+            f"{line}. Its URLs answer 500 until it is fixed; the other routes keep serving.",
+        )
+        for file, (line, _) in sorted(modules.errors.items())
+        if file not in known
+    ]
+    if not extra:
+        return table
+    errors = {c.files[0]: c.message for c in extra}
+    return table.with_problems(extra, errors)
+
+
+class RouteApp:
+    """The ASGI application for one app directory."""
+
+    def __init__(
+        self,
+        app_dir: Path,
+        *,
+        convention: str | None = None,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+        debug: bool = False,
+        events: EventSink | None = None,
+    ) -> None:
+        self.app_dir = app_dir
+        self.convention = convention
+        self.body_limit = body_limit
+        self.debug = debug
+        self.events = events if events is not None else EventSink()
+        # Sync handlers and middleware run here, so a blocking one never stalls the loop.
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="routeconsole-handler")
+        self.state = load_state(app_dir, convention)
+
+    @property
+    def table(self) -> RouteTable:
+        return self.state.table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state  # one version for the whole request
+        method: str = scope["method"]
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw else quote(scope["path"])
+        raw_path = raw_path.split("?", 1)[0]  # some servers keep the query in raw_path
+        query = scope.get("query_string", b"").decode("latin-1")
+        trace = Trace.begin(method, scope["path"], query)
+        headers = Headers(scope["headers"])
+        trace.request.headers = headers.multi_items()
+        client = scope.get("client")
+        trace.client = f"{client[0]}:{client[1]}" if client else None
+
+        response = await self._respond(state, scope, receive, method, raw_path, query, headers, trace)
+        await self._send(send, response, method == "HEAD", trace)
+        trace.finish(response.status)
+        self.events.publish(RequestFinished(trace))
+
+    async def _respond(
+        self,
+        state: AppState,
+        scope: Scope,
+        receive: Receive,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Headers,
+        trace: Trace,
+    ) -> Response:
+        try:
+            body = await _read_body(receive, headers, self.body_limit)
+        except _BodyTooLarge:
+            return Response(f"Payload Too Large: the body limit is {self.body_limit} bytes\n", status=413)
+        except _BadRequest as exc:
+            return Response(f"Bad Request: {exc}\n", status=400)
+        trace.request.keep(body)
+        host = headers.get("host") or _server_host(scope)
+        scheme = scope.get("scheme", "http")
+        request = Request(
+            method=method,
+            url=f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else ""),
+            path=scope["path"],
+            raw_path=raw_path,
+            query_string=query,
+            headers=headers,
+            body=body,
+            client=tuple(scope["client"]) if scope.get("client") else None,
+            scheme=scheme,
+        )
+        try:
+            if state.global_error:
+                return self._error(state.global_error, None)
+            if state.global_fn is not None:
+                early = await self._global_function(state.global_fn, request, trace)
+                if early is not None:
+                    return early
+            if state.global_layers:
+                dispatch = partial(self._dispatch, state, request, trace)
+                return await self._chain(state.global_layers, 0, request, {}, trace, dispatch)
+            return await self._dispatch(state, request, trace, {})
+        except Exception as exc:
+            where = getattr(exc, _WHERE, f"{method} {raw_path}")
+            log.exception("%s %s: %s raised", method, raw_path, where)
+            return self._error(f"{where} raised {type(exc).__name__}: {exc}", traceback.format_exc())
+
+    async def _global_function(self, fn: Callee, request: Request, trace: Trace) -> Response | None:
+        span = trace.open_span("middleware", "global", fn.name, fn.file, fn.line)
+        try:
+            result = await self._call(fn, {"request": request.frozen()})
+            response = None if result is None else to_response(result, where=f"middleware in {fn.file}")
+        except Exception as exc:
+            trace.close_span(span, "raise", _format(exc))
+            log.exception("global middleware %s raised", fn.file)
+            return self._error(f"middleware in {fn.file} raised {type(exc).__name__}: {exc}", traceback.format_exc())
+        trace.close_span(span, "next" if response is None else "respond")
+        return response
+
+    async def _dispatch(self, state: AppState, request: Request, trace: Trace, context: dict[str, Any]) -> Response:
+        method = request.method
+        match = state.table.match(method, request.raw_path)
+        status = match.status
+        if status == 501:
+            return Response(f"Not Implemented: {method}\n", status=501)
+        if status == 308:
+            location = match.location or "/"
+            if request.query:
+                location += f"?{request.query}"
+            return Response.redirect(location, status=308)
+        if match.route is None:
+            return Response(f"Not Found: {request.path}\n", status=404)
+        trace.route = {"pattern": match.pattern, "file": match.file, "params": match.params}
+        request.params = match.params
+        loaded = state.routes.get(match.route.file)
+        if loaded is None or loaded.error:
+            reason = loaded.error if loaded else f"{match.route.file} is not loaded"
+            return self._error(reason or "", loaded.traceback if loaded else None)
+        allow = ", ".join(match.allow)
+        if status == 405:
+            return Response(f"Method Not Allowed: {method}\n", status=405, headers={"allow": allow})
+        endpoint = loaded.endpoints.get(method) or (loaded.endpoints.get("GET") if method == "HEAD" else None)
+        if endpoint is None:
+            if method == "OPTIONS":
+                return Response(status=204, headers={"allow": allow})
+            return Response(f"Method Not Allowed: {method}\n", status=405, headers={"allow": allow})
+        cache = state.caches.get(loaded.route.file) if method in ("GET", "HEAD") else None
+        handler = partial(self._handle, endpoint.handler, endpoint.page, cache, request, trace)
+        layers = loaded.middleware + endpoint.middleware
+        return await self._chain(layers, 0, request, context, trace, handler)
+
+    async def _handle(
+        self,
+        handler: Callee,
+        page: bool,
+        cache: ResponseCache | None,
+        request: Request,
+        trace: Trace,
+        context: dict[str, Any],
+    ) -> Response:
+        key = ""
+        if cache is not None:
+            key = request.raw_path + ("?" + str(request.query) if request.query else "")
+            span = trace.open_span("cache", "route", cache.label, None, None)
+            hit = cache.get(key)
+            trace.close_span(span, "hit" if hit else "miss")
+            if hit is not None:
+                return hit
+        span = trace.open_span("handler", "handler", handler.name, handler.file, handler.line)
+        try:
+            result = await self._call(handler, {"request": request, "params": request.params, "context": context})
+            response = to_response(result, where=f"{handler.name} in {handler.file}", page=page)
+        except Exception as exc:
+            trace.close_span(span, "raise", _format(exc))
+            _blame(exc, handler)
+            raise
+        trace.close_span(span, "respond")
+        if cache is not None:
+            cache.put(key, response)
+        return response
+
+    async def _chain(
+        self,
+        layers: tuple[Layer, ...],
+        index: int,
+        request: Request,
+        context: dict[str, Any],
+        trace: Trace,
+        final: Callable[..., Awaitable[Response]],
+    ) -> Response:
+        """Run `layers[index:]` as an onion around `final`; each layer is a span."""
+        if index == len(layers):
+            return await final(context)
+        layer = layers[index]
+        fn = layer.callee
+        span = trace.open_span("middleware", layer.layer, fn.name, fn.file, fn.line)
+        inner: list[Response] = []
+
+        async def next_(context: dict[str, Any] | None = None) -> Response:
+            scope_context = dict(outer)
+            if context:
+                span.context.extend(k for k in context if k not in span.context)
+                scope_context.update(context)
+            response = await self._chain(layers, index + 1, request, scope_context, trace, final)
+            inner.append(response)
+            return response
+
+        outer = context
+        try:
+            result = await self._call(
+                fn,
+                {"request": request, "params": request.params, "context": context},
+                next_=next_,
+            )
+            # A middleware that awaited next() but forgot to return passes the response on.
+            if result is None and inner:
+                result = inner[-1]
+            response = to_response(result, where=f"middleware {fn.name} in {fn.file}")
+        except Exception as exc:
+            trace.close_span(span, "raise", _format(exc))
+            _blame(exc, fn)
+            raise
+        trace.close_span(span, "next" if inner else "respond")
+        return response
+
+    async def _call(
+        self,
+        fn: Callee,
+        available: dict[str, Any],
+        next_: Callable[..., Coroutine[Any, Any, Response]] | None = None,
+    ) -> Any:
+        if fn.is_async:
+            kwargs = {n: available[n] if n != "next" else next_ for n in fn.wants}
+            return await fn.fn(**kwargs)
+        loop = asyncio.get_running_loop()
+        if next_ is not None and "next" in fn.wants:
+
+            def sync_next(context: dict[str, Any] | None = None) -> Response:
+                return asyncio.run_coroutine_threadsafe(next_(context), loop).result()
+
+            available = {**available, "next": sync_next}
+        kwargs = {n: available[n] for n in fn.wants}
+        result = await loop.run_in_executor(self._executor, partial(fn.fn, **kwargs))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _error(self, reason: str, tb: str | None) -> Response:
+        body = f"Internal Server Error: {reason}\n"
+        if self.debug and tb:
+            body += "\n" + tb
+        return Response(body, status=500)
+
+    async def _send(self, send: Send, response: Response, head: bool, trace: Trace) -> None:
+        headers = response.headers
+        body = response.body
+        if isinstance(body, bytes) and "content-length" not in headers and response.status not in (204, 304):
+            headers["content-length"] = str(len(body))
+        trace.response.headers = headers.multi_items()
+        await send({"type": "http.response.start", "status": response.status, "headers": headers.raw()})
+        if isinstance(body, bytes):
+            trace.response.keep(body)
+            await send({"type": "http.response.body", "body": b"" if head else body})
+            return
+        if head:
+            await _close(body)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            async for chunk in _chunks(body, self._executor):
+                trace.response.keep(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:  # headers are gone: end the body, keep the error on the trace
+            log.exception("streaming the response of %s failed", trace.path)
+            span = trace.open_span("handler", "handler", "stream", None, None)
+            trace.close_span(span, "raise", _format(exc))
+        await send({"type": "http.response.body", "body": b""})
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(
+    app_dir: str | Path,
+    *,
+    convention: str | None = None,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    debug: bool = False,
+    events: EventSink | None = None,
+) -> RouteApp:
+    """A plain ASGI 3 application serving the route files under `app_dir`.
+
+    Works under hypercorn, uvicorn, granian or `httpx.ASGITransport`, with or without
+    lifespan. `events` receives a `RequestFinished(trace)` for every request.
+    """
+    return RouteApp(Path(app_dir), convention=convention, body_limit=body_limit, debug=debug, events=events)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _BadRequest(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+    length = headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise _BadRequest(f"invalid Content-Length {length!r}")
+        if int(length) > limit:
+            raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _chunks(body: Iterable[bytes | str] | AsyncIterable[bytes | str], executor: ThreadPoolExecutor) -> Any:
+    if isinstance(body, AsyncIterable):
+        async for piece in body:
+            yield piece.encode("utf-8") if isinstance(piece, str) else bytes(piece)
+        return
+    iterator = iter(body)
+    loop = asyncio.get_running_loop()
+    while True:
+        # Each chunk of a sync iterator is pulled off the loop: it may block.
+        chunk: bytes | str | None = await loop.run_in_executor(executor, _next_chunk, iterator)
+        if chunk is None:
+            return
+        yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+
+
+def _next_chunk(iterator: Iterator[bytes | str]) -> bytes | str | None:
+    return next(iterator, None)
+
+
+async def _close(body: object) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    elif (close := getattr(body, "close", None)) is not None:
+        close()
+
+
+def _server_host(scope: Scope) -> str:
+    server = scope.get("server")
+    return f"{server[0]}:{server[1]}" if server else "localhost"
+
+
+_WHERE: Final = "_routeconsole_where"
+
+
+def _blame(exc: Exception, fn: Callee) -> None:
+    """Remember the innermost user function an exception came out of, for the 500's body."""
+    if not hasattr(exc, _WHERE):
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc, _WHERE, f"{fn.name} in {fn.file}")
+
+
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,136 @@
+"""Traces: what happened to one request, span by span (brief section 4).
+
+A span is one step of the onion: a middleware, the cache, or the handler. Spans are kept
+in the order they started; a middleware's duration includes everything inside it, so a
+waterfall nests naturally. Times are milliseconds from the start of the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+BODY_CAP: Final = 1024 * 1024  # bodies kept in a trace, per direction
+
+SpanKind = Literal["middleware", "handler", "cache"]
+Layer = Literal["global", "layout", "route", "handler"]
+Outcome = Literal["next", "respond", "raise", "hit", "miss"]
+
+
+@dataclass(slots=True)
+class Span:
+    kind: SpanKind
+    layer: Layer
+    name: str
+    file: str | None
+    line: int | None
+    start_ms: float
+    duration_ms: float = 0.0
+    outcome: Outcome | None = None
+    context: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "layer": self.layer,
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+            "start_ms": round(self.start_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "outcome": self.outcome,
+            "context": list(self.context),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Message:
+    """Headers and (capped) body of a request or a response."""
+
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    truncated: bool = False
+    size: int = 0  # the whole body's size, kept or not
+
+    def keep(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        room = BODY_CAP - len(self.body)
+        if room <= 0:
+            self.truncated = self.truncated or bool(chunk)
+            return
+        if len(chunk) > room:
+            self.truncated = True
+        self.body += chunk[:room]
+
+    def to_json(self) -> dict[str, Any]:
+        try:
+            text, encoding = self.body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(self.body).decode("ascii"), "base64"
+        return {
+            "headers": [list(h) for h in self.headers],
+            "body": text,
+            "body_encoding": encoding,
+            "size": self.size,
+            "truncated": self.truncated,
+        }
+
+
+@dataclass(slots=True)
+class Trace:
+    id: str
+    time: float  # epoch seconds when the request arrived
+    method: str
+    path: str
+    query: str
+    status: int = 0
+    duration_ms: float = 0.0
+    route: dict[str, Any] | None = None  # {pattern, file, params}
+    request: Message = field(default_factory=Message)
+    response: Message = field(default_factory=Message)
+    spans: list[Span] = field(default_factory=list)
+    client: str | None = None
+    _t0: float = 0.0
+
+    @classmethod
+    def begin(cls, method: str, path: str, query: str) -> Trace:
+        return cls(uuid.uuid4().hex, time.time(), method, path, query, _t0=time.perf_counter())
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._t0) * 1000.0
+
+    def open_span(self, kind: SpanKind, layer: Layer, name: str, file: str | None, line: int | None) -> Span:
+        span = Span(kind, layer, name, file, line, self.elapsed_ms())
+        self.spans.append(span)
+        return span
+
+    def close_span(self, span: Span, outcome: Outcome, error: str | None = None) -> None:
+        span.duration_ms = self.elapsed_ms() - span.start_ms
+        span.outcome = outcome
+        span.error = error
+
+    def finish(self, status: int) -> None:
+        self.status = status
+        self.duration_ms = self.elapsed_ms()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+            "route": self.route,
+            "client": self.client,
+            "request": self.request.to_json(),
+            "response": self.response.to_json(),
+            "spans": [s.to_json() for s in self.spans],
+        }
