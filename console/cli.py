@@ -4,7 +4,9 @@
     routeconsole list APP [--json]                  routes and problems
     routeconsole check APP [--json] [--strict]      exit 0 clean, 1 errors, 2 unusable input
     routeconsole match APP PATH [--method M] [--json]
-    routeconsole serve APP [--host H] [--port P] [--workers N] [--debug]
+    routeconsole serve APP [--host H] [--port P] [--workers N] [--debug] [--no-reload]
+    routeconsole log APP [--json] [--limit N] [--har FILE] [--curl ID]
+    routeconsole replay APP [ID ...|--all] [--url URL] [--json]      exit 1 when any answer differs
 
 Every subcommand calls the engine's public functions and prints a table for people or
 JSON in the shapes of the brief (section 5), which tests and tools parse.
@@ -17,14 +19,21 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import engine
 from engine.app import DEFAULT_BODY_LIMIT
+from engine.export import to_curl, to_har
+from engine.reload import Reloader
+from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT
+from engine.store import RequestLog, default_log_path, open_log
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -42,6 +51,10 @@ SEVERITY_STYLES = {"error": "bold red", "warning": "yellow"}
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convention", metavar="NAME", help="force a dialect: next, tanstack or expo")
+    parser.add_argument(
+        "--log", metavar="PATH", type=Path, help="request log file (default APP/.routeconsole/log.sqlite3)"
+    )
+    parser.add_argument("--no-log", action="store_true", help="keep no request log")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +82,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--debug", action="store_true", help="send tracebacks to the client in 500 responses")
     p.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, metavar="BYTES", help="413 above this")
+    p.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
+    _add_common(p)
+
+    p = sub.add_parser("log", help="show logged requests")
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--json", action="store_true", help="print the traces as JSON, newest last")
+    p.add_argument("--limit", type=int, metavar="N", help="only the newest N")
+    p.add_argument("--har", metavar="FILE", type=Path, help="write the log as HAR 1.2 to FILE")
+    p.add_argument("--curl", metavar="ID", type=int, help="print entry ID as a curl command")
+    _add_common(p)
+
+    p = sub.add_parser("replay", help="re-send logged requests to the current code and diff the answers")
+    p.add_argument("app", metavar="APP")
+    p.add_argument("ids", metavar="ID", type=int, nargs="*", help="log entries to replay")
+    p.add_argument("--all", action="store_true", help="replay every logged request (replays excluded)")
+    p.add_argument("--url", help="send to a running server instead of loading APP in-process")
+    p.add_argument("--json", action="store_true", help="print JSON")
     _add_common(p)
 
     p = sub.add_parser("match", help="show which route a request reaches, without running it")
@@ -94,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": cmd_check,
         "match": cmd_match,
         "serve": cmd_serve,
+        "log": cmd_log,
+        "replay": cmd_replay,
     }
     if args_list and args_list[0] in commands:
         args = _parser().parse_args(args_list)
@@ -206,13 +238,170 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for conflict in table.errors:
             print(f"  {conflict.kind}: {conflict.message}", file=sys.stderr, flush=True)
 
+    log_path = _log_path(args)
     if args.workers > 1:
         app.close()
         announce()
-        options = {"convention": args.convention, "debug": args.debug}
+        options = {
+            "convention": args.convention,
+            "debug": args.debug,
+            "log": log_path,
+            "reload": not args.no_reload,
+        }
         return serve_workers(app.app_dir, sock, args.workers, options)
-    serve_forever(app, sock, announce)
+    request_log = RequestLog(log_path) if log_path else None
+    if request_log is not None:
+        request_log.attach(app.events)
+    reloader = None if args.no_reload else Reloader(app)
+    if reloader is not None:
+        reloader.start()
+    try:
+        serve_forever(app, sock, announce)
+    finally:
+        if reloader is not None:
+            reloader.stop()
+        if request_log is not None:
+            app.events.flush()
+            request_log.close()
     return EXIT_OK
+
+
+def _log_path(args: argparse.Namespace) -> Path | None:
+    if args.no_log:
+        return None
+    return args.log if args.log is not None else default_log_path(Path(args.app))
+
+
+def _read_log(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if not Path(args.app).is_dir():
+        raise engine.AppNotFound(f"{args.app}: no such directory; pass the folder that holds your route files")
+    path = _log_path(args)
+    if path is None:
+        raise engine.EngineError("--no-log leaves no log to read; drop it, or name one with --log PATH")
+    return list(open_log(path)) if path.exists() else []
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    entries = _read_log(args)
+    if args.curl is not None:
+        entry = next((e for e in entries if e["id"] == args.curl), None)
+        if entry is None:
+            raise engine.EngineError(f"no log entry {args.curl}; `routeconsole log {args.app}` lists them")
+        print(to_curl(entry))
+        return EXIT_OK
+    if args.limit is not None:
+        entries = entries[-args.limit :] if args.limit > 0 else []
+    if args.har is not None:
+        args.har.write_text(json.dumps(to_har(entries), indent=2, ensure_ascii=False))
+        print(f"wrote {_plural(len(entries), 'request')} to {args.har}", file=sys.stderr)
+        return EXIT_OK
+    if args.json:
+        _print_json(entries)
+        return EXIT_OK
+    out = _out()
+    if not entries:
+        out.print("no requests logged yet")
+        return EXIT_OK
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("ID", "TIME", "METHOD", "PATH", "STATUS", "MS", "ROUTE", "SOURCE"):
+        grid.add_column(name, no_wrap=True, justify="right" if name in ("ID", "MS") else "left")
+    for e in entries:
+        query = f"?{e['query']}" if e["query"] else ""
+        source = f"replay of #{e['replay_of']}" if e["replay_of"] else e["source"]
+        grid.add_row(
+            str(e["id"]),
+            e["time"][11:23],
+            Text(e["method"], style=METHOD_STYLES.get(e["method"], "")),
+            Text(e["path"] + query),
+            Text(str(e["status"]), style=_status_style(e["status"])),
+            f"{e['duration_ms']:.1f}",
+            Text((e["route"] or {}).get("pattern") or "—"),
+            source,
+        )
+    out.print(grid)
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    entries = _read_log(args)
+    if args.all:
+        chosen = [e for e in entries if e["source"] != "replay"]
+    elif args.ids:
+        by_id = {e["id"]: e for e in entries}
+        missing = [i for i in args.ids if i not in by_id]
+        if missing:
+            raise engine.EngineError(f"no log entry {', '.join(map(str, missing))}; `routeconsole log` lists them")
+        chosen = [by_id[i] for i in args.ids]
+    else:
+        raise engine.EngineError("name the entries to replay (IDs from `routeconsole log`) or pass --all")
+    results = _replay(args, chosen)
+    if args.json:
+        _print_json([r.to_json() for r in results])
+    else:
+        out = _out()
+        for r in results:
+            line = Text(f"#{r.id} ")
+            line.append(r.method, style=METHOD_STYLES.get(r.method, ""))
+            line.append(f" {r.path}  {r.status[0]} → {r.status[1]}  ")
+            line.append("same" if r.same else "differs", style="green" if r.same else "bold red")
+            if r.replay_id:
+                line.append(f"  (logged as #{r.replay_id})", style="dim")
+            out.print(line)
+            for diff_line in r.diff.splitlines():
+                style = "red" if diff_line.startswith("-") else "green" if diff_line.startswith("+") else "dim"
+                out.print(Text("    " + diff_line, style=style))
+        differ = sum(not r.same for r in results)
+        out.print(f"{_plural(len(results), 'request')} replayed, {differ} differ{'s' * (differ == 1)}")
+    return EXIT_PROBLEMS if any(not r.same for r in results) else EXIT_OK
+
+
+def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[ReplayResult]:
+    log_path = _log_path(args)
+    if args.url:
+        # The server at --url logs the replays itself; find them in the log it shares with us.
+        reader = RequestLog(log_path) if log_path and log_path.exists() else None
+        try:
+            with httpx.Client(timeout=30) as client:
+                find = (lambda original: reader.wait_for_replay(original)) if reader else None
+                return replay_entries(chosen, client=_retarget(client, args.url), find_replay=find)
+        finally:
+            if reader is not None:
+                reader.close()
+    from engine.server import Server
+
+    logging.basicConfig(level=logging.WARNING)
+    app = engine.create_app(args.app, convention=args.convention)
+    request_log = RequestLog(log_path) if log_path else None
+    if request_log is not None:
+        request_log.attach(app.events)
+    server = Server(app, port=0)
+    url = server.start()
+
+    def find_replay(original: int) -> int | None:
+        if request_log is None:
+            return None
+        return request_log.wait_for_replay(original, before=lambda: app.events.flush() and request_log.flush())
+
+    try:
+        with httpx.Client(timeout=30) as client:
+            return replay_entries(chosen, client=_retarget(client, url), find_replay=find_replay)
+    finally:
+        server.stop()
+        if request_log is not None:
+            app.events.flush()
+            request_log.close()
+
+
+def _retarget(client: httpx.Client, base: str) -> httpx.Client:
+    """Replay requests name a placeholder host; send them to `base` instead."""
+    target = httpx.URL(base)
+
+    def rewrite(request: httpx.Request) -> None:
+        request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+        request.headers["host"] = f"{target.host}:{target.port}" if target.port else target.host
+
+    client.event_hooks["request"] = [rewrite]
+    return client
 
 
 def cmd_console(args: argparse.Namespace) -> int:

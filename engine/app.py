@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import threading
 import time
 import traceback
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Iterator, MutableMapping
@@ -28,11 +29,12 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from .discovery import load_routes
-from .events import EventSink, RequestFinished
+from .events import EventSink, RequestFinished, RoutesReloaded
 from .http import Headers, Request, Response
 from .loader import Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
+from .source import FactsCache
 from .table import Conflict, RouteTable
-from .trace import Trace
+from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Trace
 
 log = logging.getLogger("routeconsole.app")
 
@@ -116,21 +118,41 @@ class AppState:
     global_fn: Callee | None
     global_layers: tuple[Layer, ...]
     global_error: str | None
+    modules: ModuleCache
 
 
-def load_state(app_dir: Path, convention: str | None) -> AppState:
-    table = load_routes(app_dir, convention=convention)  # validates app_dir first
+def load_state(
+    app_dir: Path,
+    convention: str | None,
+    *,
+    facts: FactsCache | None = None,
+    previous: AppState | None = None,
+    changed: frozenset[str] | None = None,
+) -> AppState:
+    """Read and import the app. With `previous` and the set of `changed` files, modules of
+    route files that did not change are reused (and keep their response caches); a change
+    to any other module (a helper) re-imports everything, since any route may import it."""
+    table = load_routes(app_dir, convention=convention, facts=facts)  # validates app_dir first
     ensure_on_path(app_dir)
     modules = ModuleCache(app_dir)
+    reused: frozenset[str] = frozenset()
+    if previous is not None and changed is not None and changed <= previous.modules.files():
+        reused = previous.modules.files() - changed
+        modules.adopt(previous.modules, reused)
     routes: dict[str, LoadedRoute] = {}
     for route in table.routes:
         if route.error and "is not served" in route.error:
             continue  # the matcher never reaches it
         routes[route.file] = load_route(route, modules)
     global_fn, global_layers, global_error = load_global(table, modules)
-    caches = {f: c for f, lr in routes.items() if (c := _cache_for(lr)) is not None}
+    caches: dict[str, ResponseCache] = {}
+    for file, loaded in routes.items():
+        old = previous.caches.get(file) if previous is not None and file in reused else None
+        cache = _cache_for(loaded)
+        if cache is not None:
+            caches[file] = old if old is not None and old.label == cache.label else cache
     table = _with_import_problems(table, modules)
-    return AppState(table, routes, caches, global_fn, global_layers, global_error)
+    return AppState(table, routes, caches, global_fn, global_layers, global_error, modules)
 
 
 def _with_import_problems(table: RouteTable, modules: ModuleCache) -> RouteTable:
@@ -172,7 +194,39 @@ class RouteApp:
         self.events = events if events is not None else EventSink()
         # Sync handlers and middleware run here, so a blocking one never stalls the loop.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="routeconsole-handler")
-        self.state = load_state(app_dir, convention)
+        self._facts = FactsCache()
+        self._reload_lock = threading.Lock()
+        self.state = load_state(app_dir, convention, facts=self._facts)
+
+    def reload(self, changed: Iterable[str | Path] | None = None) -> RoutesReloaded:
+        """Rebuild after `changed` files (paths under APP; None: anything) and swap atomically.
+
+        Requests in flight finish on the state they started with. A file that now fails keeps
+        its URLs answering 500 naming the problem; everything else serves the new code.
+        """
+        start = time.perf_counter()
+        root = self.app_dir.resolve()
+        files = None if changed is None else frozenset(_relative_file(Path(c), root) for c in changed)
+        with self._reload_lock:
+            before = self.state
+            try:
+                after = load_state(self.app_dir, self.convention, facts=self._facts, previous=before, changed=files)
+            except Exception:  # the directory vanished, say: keep serving the last good state
+                log.exception("reloading %s failed; still serving the previous routes", self.app_dir)
+                raise
+            self.state = after  # PERF: one reference swap; readers never lock
+        old = {r.pattern for r in before.table.routes}
+        new = {r.pattern for r in after.table.routes}
+        event = RoutesReloaded(
+            changed=tuple(sorted(files or ())),
+            added=tuple(sorted(new - old)),
+            removed=tuple(sorted(old - new)),
+            problems=after.table.conflicts,
+            new_problems=tuple(c for c in after.table.conflicts if c not in set(before.table.conflicts)),
+            duration_ms=(time.perf_counter() - start) * 1000,
+        )
+        self.events.publish(event)
+        return event
 
     @property
     def table(self) -> RouteTable:
@@ -194,11 +248,16 @@ class RouteApp:
         raw_path = raw.decode("latin-1") if raw else quote(scope["path"])
         raw_path = raw_path.split("?", 1)[0]  # some servers keep the query in raw_path
         query = scope.get("query_string", b"").decode("latin-1")
-        trace = Trace.begin(method, scope["path"], query)
+        trace = Trace.begin(method, raw_path, query)
         headers = Headers(scope["headers"])
         trace.request.headers = headers.multi_items()
         client = scope.get("client")
         trace.client = f"{client[0]}:{client[1]}" if client else None
+        source = headers.get(SOURCE_HEADER)
+        if source in SOURCES:
+            trace.source = source
+            replay_of = headers.get(REPLAY_OF_HEADER, "")
+            trace.replay_of = int(replay_of) if replay_of.isdigit() else None
 
         response = await self._respond(state, scope, receive, method, raw_path, query, headers, trace)
         await self._send(send, response, method == "HEAD", trace)
@@ -500,6 +559,13 @@ async def _close(body: object) -> None:
         await aclose()
     elif (close := getattr(body, "close", None)) is not None:
         close()
+
+
+def _relative_file(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _server_host(scope: Scope) -> str:

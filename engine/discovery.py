@@ -13,6 +13,7 @@ from typing import Final
 
 from .dialects import DIALECTS, detect
 from .errors import AppNotFound, UnknownConvention
+from .source import FactsCache, read_facts
 from .table import RouteTable, build_table
 
 _SKIP_DIRS: Final = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
@@ -49,11 +50,16 @@ def _walk(directory: str, prefix: str, found: list[str]) -> None:
         _walk(entry.path, prefix + entry.name + "/", found)
 
 
-def load_routes(app_dir: str | os.PathLike[str], *, convention: str | None = None) -> RouteTable:
+def load_routes(
+    app_dir: str | os.PathLike[str], *, convention: str | None = None, facts: FactsCache | None = None
+) -> RouteTable:
     """Read the route files under `app_dir` into a validated `RouteTable`.
 
     The dialect is detected from marker files unless `convention` names one
     (`next`, `tanstack`, `expo`). No route file is executed.
+
+    `facts` remembers what each file declares between calls, so a reload re-reads only
+    the files that changed.
 
     Raises `AppNotFound` when `app_dir` is not a directory and `UnknownConvention`
     for any other `convention`.
@@ -68,4 +74,4 @@ def load_routes(app_dir: str | os.PathLike[str], *, convention: str | None = Non
         dialect = DIALECTS[convention]
     else:
         raise UnknownConvention(f"unknown convention {convention!r}: choose one of {', '.join(sorted(DIALECTS))}")
-    return build_table(path, dialect, dialect.layout(files))
+    return build_table(path, dialect, dialect.layout(files), facts.read if facts else read_facts)

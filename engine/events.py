@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .table import Conflict
 from .trace import Trace
 
 log = logging.getLogger("routeconsole.events")
@@ -37,7 +38,19 @@ class ServerStopped:
     url: str
 
 
-Event = RequestFinished | ServerStarted | ServerStopped
+@dataclass(frozen=True, slots=True)
+class RoutesReloaded:
+    """The app was rebuilt after files changed; requests now run the new code."""
+
+    changed: tuple[str, ...]  # files relative to APP
+    added: tuple[str, ...]  # patterns that appeared
+    removed: tuple[str, ...]  # patterns that went away
+    problems: tuple[Conflict, ...]  # all problems now
+    new_problems: tuple[Conflict, ...]  # those that were not there before
+    duration_ms: float
+
+
+Event = RequestFinished | ServerStarted | ServerStopped | RoutesReloaded
 Subscriber = Callable[[Any], None]
 
 

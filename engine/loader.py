@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -157,6 +158,18 @@ class ModuleCache:
         self.errors: dict[str, tuple[str, str]] = {}  # file -> (one line, traceback)
         self._prefix = "routeconsole.app_" + hashlib.sha1(str(app_dir.resolve()).encode()).hexdigest()[:8]
 
+    def files(self) -> frozenset[str]:
+        """Every file this cache imported or failed to import."""
+        return frozenset(self.modules) | frozenset(self.errors)
+
+    def adopt(self, other: ModuleCache, files: Iterable[str]) -> None:
+        """Reuse another load's modules (and failures) for `files`, which did not change."""
+        for file in files:
+            if file in other.modules:
+                self.modules[file] = other.modules[file]
+            elif file in other.errors:
+                self.errors[file] = other.errors[file]
+
     def get(self, file: str) -> ModuleType:
         if file in self.errors:
             raise LoadError(self.errors[file][0])
@@ -202,15 +215,16 @@ def ensure_on_path(app_dir: Path) -> None:
         sys.path.remove(entry)
     sys.path.insert(0, entry)
     top_level = {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()}
-    installed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    # PERF: string prefixes, not Path.resolve() per module: this runs on every reload.
+    inside = entry + os.sep
+    installed = tuple({os.path.realpath(sys.prefix) + os.sep, os.path.realpath(sys.base_prefix) + os.sep})
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file is None:
+        if not isinstance(file, str):
             continue
-        path = Path(file).resolve()
-        if path.is_relative_to(root):
+        if file.startswith(inside):
             del sys.modules[name]
-        elif name.split(".", 1)[0] in top_level and not any(path.is_relative_to(p) for p in installed):
+        elif name.partition(".")[0] in top_level and not file.startswith(installed):
             del sys.modules[name]  # the same name from another app: this app's file must win
 
 

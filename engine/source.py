@@ -155,3 +155,23 @@ def _first_str(call: ast.Call) -> str | None:
     if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
         return call.args[0].value
     return None
+
+
+class FactsCache:
+    """`read_facts` memoised on (mtime, size): a reload re-parses only files that changed."""
+
+    def __init__(self) -> None:
+        self._facts: dict[Path, tuple[tuple[int, int], FileFacts]] = {}
+
+    def read(self, path: Path) -> FileFacts:
+        try:
+            st = path.stat()
+        except OSError:
+            return read_facts(path)
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._facts.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        facts = read_facts(path)
+        self._facts[path] = (stamp, facts)
+        return facts

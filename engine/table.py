@@ -149,7 +149,9 @@ class RouteTable:
         return f"<RouteTable {self.convention} {len(self.routes)} routes, {len(self.conflicts)} problems>"
 
 
-def build_table(app_dir: Path, dialect: Dialect, layout: Layout) -> RouteTable:
+def build_table(
+    app_dir: Path, dialect: Dialect, layout: Layout, read: Callable[[Path], FileFacts] = read_facts
+) -> RouteTable:
     problems = _Problems(dialect)
     for misplaced in layout.problems:
         problems.add(misplaced.kind, None, misplaced.files, misplaced.message)
@@ -157,13 +159,13 @@ def build_table(app_dir: Path, dialect: Dialect, layout: Layout) -> RouteTable:
     routes: list[Route] = []
     servable: list[Route] = []
     for spec in layout.routes:
-        facts = read_facts(app_dir / spec.file)
+        facts = read(app_dir / spec.file)
         route, ok = _route(spec, facts, problems)
         routes.append(route)
         if ok:
             servable.append(route)
 
-    _check_support_files(app_dir, layout, routes, problems)
+    _check_support_files(app_dir, layout, routes, problems, read)
     winners = _pick_winners(servable, problems)
     matcher = Matcher(winners, redirect_trailing_slash=dialect.trailing_slash == "redirect")
     _check_tree(matcher, problems)
@@ -293,14 +295,16 @@ def _route_id_key(route_id: str) -> tuple[str, ...]:
     return tuple(p for p in route_id.split("/") if p and not (p.startswith("(") and p.endswith(")")))
 
 
-def _check_support_files(app_dir: Path, layout: Layout, routes: list[Route], problems: _Problems) -> None:
+def _check_support_files(
+    app_dir: Path, layout: Layout, routes: list[Route], problems: _Problems, read: Callable[[Path], FileFacts]
+) -> None:
     """Global middleware and layout files are not routes, but they can fail to load too."""
     route_files = {r.file for r in routes}
     support = {f for r in routes for f in r.layouts if f not in route_files}
     if layout.global_middleware:
         support.add(layout.global_middleware)
     for file in sorted(support):
-        facts = read_facts(app_dir / file)
+        facts = read(app_dir / file)
         if facts.error:
             problems.add(
                 "load-error",

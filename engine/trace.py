@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 BODY_CAP: Final = 1024 * 1024  # bodies kept in a trace, per direction
+SOURCE_HEADER: Final = "x-routeconsole-source"
+REPLAY_OF_HEADER: Final = "x-routeconsole-replay-of"
+SOURCES: Final = frozenset({"external", "composer", "replay"})
 
 SpanKind = Literal["middleware", "handler", "cache"]
 Layer = Literal["global", "layout", "route", "handler"]
@@ -96,6 +99,10 @@ class Trace:
     response: Message = field(default_factory=Message)
     spans: list[Span] = field(default_factory=list)
     client: str | None = None
+    # Who sent it: "external" (curl, a browser), "composer" or "replay", told by the
+    # x-routeconsole-source header; a replay names its original in x-routeconsole-replay-of.
+    source: str = "external"
+    replay_of: int | None = None
     _t0: float = 0.0
 
     @classmethod
@@ -130,6 +137,8 @@ class Trace:
             "duration_ms": round(self.duration_ms, 3),
             "route": self.route,
             "client": self.client,
+            "source": self.source,
+            "replay_of": self.replay_of,
             "request": self.request.to_json(),
             "response": self.response.to_json(),
             "spans": [s.to_json() for s in self.spans],

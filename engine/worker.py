@@ -1,13 +1,35 @@
-"""The app a hypercorn worker process loads for `routeconsole serve --workers N`."""
+"""The app a hypercorn worker process loads for `routeconsole serve --workers N`.
+
+Each worker loads the app, follows file changes and appends to the shared request log
+itself; SQLite serialises the writers.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+from pathlib import Path
 
 from .app import create_app
+from .reload import Reloader
+from .store import RequestLog
 
-app = create_app(
-    os.environ["ROUTECONSOLE_WORKER_APP"],
-    convention=os.environ.get("ROUTECONSOLE_WORKER_CONVENTION") or None,
-    debug=os.environ.get("ROUTECONSOLE_WORKER_DEBUG") == "True",
-)
+
+def _env(name: str) -> str:
+    return os.environ.get(f"ROUTECONSOLE_WORKER_{name}", "")
+
+
+app = create_app(_env("APP"), convention=_env("CONVENTION") or None, debug=_env("DEBUG") == "True")
+
+if _env("LOG"):
+    _log = RequestLog(Path(_env("LOG")))
+    _log.attach(app.events)
+
+    @atexit.register
+    def _close_log() -> None:
+        app.events.flush()
+        _log.close()
+
+
+if _env("RELOAD") == "True":
+    Reloader(app).start()

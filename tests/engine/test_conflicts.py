@@ -15,7 +15,7 @@ LOWERCASE = "def get(request):\n    return 'hi'\n"
 MW = "def middleware(request):\n    return None\n"
 
 
-def files(*paths: str, **sources: str) -> dict[str, str]:
+def files(*paths: str) -> dict[str, str]:
     return {p: GET_HANDLER for p in paths}
 
 

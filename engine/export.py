@@ -1,0 +1,115 @@
+"""Export logged requests: HAR 1.2 for other tools, and curl commands to paste.
+
+HAR is plain JSON with a published shape (http://www.softwareishard.com/blog/har-12-spec/);
+each entry keeps the whole routeconsole trace in the `_routeconsole` custom field, which
+HAR allows for fields starting with `_`.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from .trace import REPLAY_OF_HEADER, SOURCE_HEADER
+
+# Headers curl and replay set themselves, or that describe one connection only.
+SKIP_HEADERS: Final = frozenset(
+    {"host", "content-length", "connection", "transfer-encoding", SOURCE_HEADER, REPLAY_OF_HEADER}
+)
+
+
+def entry_url(entry: dict[str, Any], base: str | None = None) -> str:
+    if base is None:
+        host = next((v for k, v in entry["request"]["headers"] if k == "host"), "127.0.0.1:8000")
+        base = f"http://{host}"
+    query = f"?{entry['query']}" if entry["query"] else ""
+    return f"{base.rstrip('/')}{entry['path']}{query}"
+
+
+def entry_body(message: dict[str, Any]) -> bytes:
+    if message["body_encoding"] == "base64":
+        return base64.b64decode(message["body"])
+    return str(message["body"]).encode("utf-8")
+
+
+def to_curl(entry: dict[str, Any], base: str | None = None) -> str:
+    """A copy-pastable curl command; `-X` only where curl would not infer the method."""
+    method = entry["method"]
+    body = entry_body(entry["request"])
+    parts = ["curl"]
+    if method == "HEAD":
+        parts.append("--head")
+    elif method != ("POST" if body else "GET"):
+        parts += ["-X", method]
+    parts.append(entry_url(entry, base))
+    for name, value in entry["request"]["headers"]:
+        if name not in SKIP_HEADERS:
+            parts += ["-H", f"{name}: {value}"]
+    if body:
+        parts += ["--data-binary", body.decode("utf-8", "replace")]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def to_har(entries: list[dict[str, Any]], *, creator_version: str = "0.1.0") -> dict[str, Any]:
+    return {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "routeconsole", "version": creator_version},
+            "entries": [_har_entry(e) for e in entries],
+        }
+    }
+
+
+def _har_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    request, response = entry["request"], entry["response"]
+    req_type = _header(request, "content-type")
+    har_request: dict[str, Any] = {
+        "method": entry["method"],
+        "url": entry_url(entry),
+        "httpVersion": "HTTP/1.1",
+        "cookies": [],
+        "headers": [{"name": k, "value": v} for k, v in request["headers"]],
+        "queryString": [{"name": k, "value": v} for k, v in parse_qsl(entry["query"], keep_blank_values=True)],
+        "headersSize": -1,
+        "bodySize": request["size"],
+    }
+    if request["size"]:
+        har_request["postData"] = {"mimeType": req_type or "application/octet-stream", "text": request["body"]}
+        if request["body_encoding"] == "base64":
+            har_request["postData"]["encoding"] = "base64"
+    content: dict[str, Any] = {
+        "size": response["size"],
+        "mimeType": _header(response, "content-type") or "",
+        "text": response["body"],
+    }
+    if response["body_encoding"] == "base64":
+        content["encoding"] = "base64"
+    started = entry["time"]
+    if not started.endswith("Z") and "+" not in started:
+        started = datetime.fromisoformat(started).replace(tzinfo=UTC).isoformat()
+    return {
+        "startedDateTime": started,
+        "time": entry["duration_ms"],
+        "request": har_request,
+        "response": {
+            "status": entry["status"],
+            "statusText": "",
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": [{"name": k, "value": v} for k, v in response["headers"]],
+            "content": content,
+            "redirectURL": _header(response, "location") or "",
+            "headersSize": -1,
+            "bodySize": response["size"],
+        },
+        "cache": {},
+        "timings": {"send": 0, "wait": entry["duration_ms"], "receive": 0},
+        "_routeconsole": entry,
+    }
+
+
+def _header(message: dict[str, Any], name: str) -> str | None:
+    return next((v for k, v in message["headers"] if k == name), None)

@@ -1,0 +1,60 @@
+"""Live reload: watch APP with watchfiles and rebuild the app when Python files change.
+
+Only `.py` files count (watchfiles' PythonFilter); `.routeconsole/`, caches, hidden
+folders and editor temp files (`.swp`, `~`, `4913`) are not `.py` files or are ignored.
+The watcher runs on its own thread; each batch of changes is one `RouteApp.reload`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from watchfiles import PythonFilter, watch
+
+from .app import RouteApp
+
+log = logging.getLogger("routeconsole.reload")
+
+
+class Reloader:
+    def __init__(self, app: RouteApp, *, step_ms: int = 30) -> None:
+        self.app = app
+        self.step_ms = step_ms
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="routeconsole-reload", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _run(self) -> None:
+        root = self.app.app_dir.resolve()
+        watch_filter = PythonFilter(ignore_paths=[root / ".routeconsole"])
+        self._ready.set()
+        try:
+            for changes in watch(
+                root,
+                watch_filter=watch_filter,
+                stop_event=self._stop,
+                step=self.step_ms,
+                debounce=400,
+                yield_on_timeout=False,
+                raise_interrupt=False,
+            ):
+                paths = sorted({Path(path) for _, path in changes})
+                try:
+                    event = self.app.reload(paths)
+                except Exception:
+                    continue  # logged by reload(); the previous routes keep serving
+                log.info("reloaded %s in %.1f ms", ", ".join(event.changed) or "the app", event.duration_ms)
+        except Exception:
+            log.exception("watching %s stopped", root)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,291 @@
+"""The persistent request log: every trace, in SQLite, written off the request path.
+
+    APP/.routeconsole/log.sqlite3      (created with a .gitignore of `*`, mode 0600, WAL)
+
+`RequestLog.attach(sink)` subscribes to an `EventSink`; traces are queued and written
+by one thread in batches (every ~100 ms, one transaction each), so a request never
+waits on the disk. `close()` writes what is queued; a kill -9 loses at most the batch
+in flight, and WAL keeps the file consistent. Readers (`routeconsole log`, the console)
+open the same file while the server writes; several worker processes can append to
+one log (SQLite serialises writers; `busy_timeout` makes them wait their turn).
+
+The schema is versioned (`PRAGMA user_version`); `_MIGRATIONS` lists the steps from
+each version to the next, so a later release can migrate an old log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Final
+
+from .events import EventSink, RequestFinished
+from .trace import Trace
+
+log = logging.getLogger("routeconsole.log")
+
+LOG_DIR: Final = ".routeconsole"
+LOG_FILE: Final = "log.sqlite3"
+FLUSH_INTERVAL: Final = 0.1  # seconds between batches
+SCHEMA_VERSION: Final = 1
+
+_MIGRATIONS: Final[dict[int, str]] = {
+    # version reached -> SQL that gets there from the version before
+    1: """
+    CREATE TABLE IF NOT EXISTS requests (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        trace_id    TEXT NOT NULL UNIQUE,
+        time        REAL NOT NULL,
+        method      TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        query       TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        pattern     TEXT,
+        source      TEXT NOT NULL,
+        replay_of   INTEGER REFERENCES requests(id),
+        trace       TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS requests_replay_of ON requests(replay_of);
+    """,
+}
+
+
+def default_log_path(app_dir: Path) -> Path:
+    return app_dir / LOG_DIR / LOG_FILE
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) a log database, migrated to the current schema."""
+    fresh = not path.exists()
+    if fresh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent.name == LOG_DIR and not (path.parent / ".gitignore").exists():
+            (path.parent / ".gitignore").write_text("*\n")
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=10000")
+    _migrate(db)
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"the request log was written by a newer routeconsole (schema {version})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={target}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+class RequestLog:
+    """Append traces to the log in batches; read entries back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = connect(path)
+        self._queue: queue.SimpleQueue[Trace | threading.Event | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self.written = 0
+        self.on_written: Callable[[list[int]], None] | None = None  # ids of each batch, for the console
+
+    def attach(self, sink: EventSink) -> None:
+        self._unsubscribe = sink.subscribe(self._on_event)
+        self._writer = threading.Thread(target=self._write_loop, name="routeconsole-log", daemon=True)
+        self._writer.start()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, RequestFinished):
+            self._queue.put(event.trace)
+
+    def _write_loop(self) -> None:
+        # Items are traces, a threading.Event (flush marker: set once all before it is
+        # written) or None (stop). What arrives within FLUSH_INTERVAL is one transaction.
+        stopping = False
+        while not stopping:
+            batch: list[Trace] = []
+            markers: list[threading.Event] = []
+            item = self._queue.get()
+            while True:
+                if item is None:
+                    stopping = True
+                elif isinstance(item, threading.Event):
+                    markers.append(item)
+                else:
+                    batch.append(item)
+                if stopping or markers or len(batch) >= 5000:
+                    break
+                try:
+                    item = self._queue.get(timeout=FLUSH_INTERVAL)
+                except queue.Empty:
+                    break
+            if stopping:  # take whatever is still queued
+                while True:
+                    try:
+                        rest = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(rest, Trace):
+                        batch.append(rest)
+                    elif isinstance(rest, threading.Event):
+                        markers.append(rest)
+            self._write(batch)
+            for marker in markers:
+                marker.set()
+
+    def _write(self, batch: list[Trace]) -> None:
+        if not batch:
+            return
+        try:
+            ids = self.append_many(batch)
+        except sqlite3.Error:
+            log.exception("could not write %d requests to %s", len(batch), self.path)
+            return
+        if self.on_written is not None:
+            try:
+                self.on_written(ids)
+            except Exception:
+                log.exception("request log listener failed")
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every trace queued so far is in the database."""
+        if self._writer is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def wait_for_replay(
+        self, original: int, *, timeout: float = 2.0, before: Callable[[], object] | None = None
+    ) -> int | None:
+        """The id of the newest replay of `original`, waiting up to `timeout` for it to be
+        written (the server logs a request just after answering it)."""
+        known = self.replay_of(original)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if before is not None:
+                before()
+            found = self.replay_of(original)
+            if found is not None and found != known:
+                return found
+            time.sleep(0.01)
+        return known
+
+    def replay_of(self, original: int) -> int | None:
+        """The newest entry that replays `original`."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM requests WHERE replay_of = ? ORDER BY id DESC LIMIT 1", (original,)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def append_many(self, traces: list[Trace]) -> list[int]:
+        rows = [_row(t) for t in traces]
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [
+                    db.execute(
+                        "INSERT INTO requests (trace_id, time, method, path, query, status, duration_ms, pattern,"
+                        " source, replay_of, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        row,
+                    ).fetchone()[0]
+                    for row in rows
+                ]
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        self.written += len(ids)
+        return ids
+
+    def close(self) -> None:
+        """Stop listening and write everything queued."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(10)
+            self._writer = None
+        with self._lock:
+            self._db.close()
+
+    # Reading -----------------------------------------------------------------------
+
+    def entries(self, limit: int | None = None, *, after: int = 0) -> list[dict[str, Any]]:
+        return read_entries(self._db, limit=limit, after=after, lock=self._lock)
+
+    def get(self, entry_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(_SELECT + " WHERE id = ?", (entry_id,)).fetchone()
+        return _entry(row) if row else None
+
+
+_SELECT: Final = "SELECT id, source, replay_of, trace FROM requests"
+
+
+def read_entries(
+    db: sqlite3.Connection, *, limit: int | None = None, after: int = 0, lock: threading.Lock | None = None
+) -> list[dict[str, Any]]:
+    """Entries oldest first; with `limit`, the newest `limit` of them."""
+    sql = _SELECT + " WHERE id > ? ORDER BY id DESC" + (" LIMIT ?" if limit is not None else "")
+    args: tuple[int, ...] = (after, limit) if limit is not None else (after,)
+    if lock is not None:
+        with lock:
+            rows = db.execute(sql, args).fetchall()
+    else:
+        rows = db.execute(sql, args).fetchall()
+    return [_entry(r) for r in reversed(rows)]
+
+
+def open_log(path: Path) -> Iterator[dict[str, Any]]:
+    """Read a log file without writing to it (for `routeconsole log`)."""
+    with closing(connect(path)) as db:
+        yield from read_entries(db)
+
+
+def _row(trace: Trace) -> tuple[Any, ...]:
+    data = trace.to_json()
+    pattern = trace.route["pattern"] if trace.route else None
+    return (
+        trace.id,
+        trace.time,
+        trace.method,
+        trace.path,
+        trace.query,
+        trace.status,
+        trace.duration_ms,
+        pattern,
+        trace.source,
+        trace.replay_of,
+        json.dumps(data, separators=(",", ":")),
+    )
+
+
+def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    entry_id, source, replay_of, trace = row
+    data: dict[str, Any] = json.loads(trace)
+    data.update(id=entry_id, source=source, replay_of=replay_of, trace_id=data.pop("id"))
+    return data
