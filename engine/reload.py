@@ -34,17 +34,22 @@ class Reloader:
     def _run(self) -> None:
         root = self.app.app_dir.resolve()
         watch_filter = PythonFilter(ignore_paths=[root / ".routeconsole"])
-        self._ready.set()
         try:
+            # yield_on_timeout: the first (empty) yield tells us the watcher is running, so
+            # start() returns only once a change made right after it will be seen.
             for changes in watch(
                 root,
                 watch_filter=watch_filter,
                 stop_event=self._stop,
                 step=self.step_ms,
                 debounce=400,
-                yield_on_timeout=False,
+                rust_timeout=100,
+                yield_on_timeout=True,
                 raise_interrupt=False,
             ):
+                self._ready.set()
+                if not changes:
+                    continue
                 paths = sorted({Path(path) for _, path in changes})
                 try:
                     event = self.app.reload(paths)
@@ -53,6 +58,8 @@ class Reloader:
                 log.info("reloaded %s in %.1f ms", ", ".join(event.changed) or "the app", event.duration_ms)
         except Exception:
             log.exception("watching %s stopped", root)
+        finally:
+            self._ready.set()
 
     def stop(self) -> None:
         self._stop.set()
