@@ -260,9 +260,12 @@ class RouteApp:
             trace.replay_of = int(replay_of) if replay_of.isdigit() else None
 
         response = await self._respond(state, scope, receive, method, raw_path, query, headers, trace)
-        await self._send(send, response, method == "HEAD", trace)
+        last = await self._send(send, response, method == "HEAD", trace)
+        # Published before the last body message: once a client has the whole response,
+        # its trace is already on the way to the log and the console.
         trace.finish(response.status)
         self.events.publish(RequestFinished(trace))
+        await send(last)
 
     async def _respond(
         self,
@@ -457,7 +460,8 @@ class RouteApp:
             body += "\n" + tb
         return Response(body, status=500)
 
-    async def _send(self, send: Send, response: Response, head: bool, trace: Trace) -> None:
+    async def _send(self, send: Send, response: Response, head: bool, trace: Trace) -> MutableMapping[str, Any]:
+        """Send the status, headers and body but the last message, which is returned."""
         headers = response.headers
         body = response.body
         if isinstance(body, bytes) and "content-length" not in headers and response.status not in (204, 304):
@@ -466,12 +470,10 @@ class RouteApp:
         await send({"type": "http.response.start", "status": response.status, "headers": headers.raw()})
         if isinstance(body, bytes):
             trace.response.keep(body)
-            await send({"type": "http.response.body", "body": b"" if head else body})
-            return
+            return {"type": "http.response.body", "body": b"" if head else body}
         if head:
             await _close(body)
-            await send({"type": "http.response.body", "body": b""})
-            return
+            return {"type": "http.response.body", "body": b""}
         try:
             async for chunk in _chunks(body, self._executor):
                 trace.response.keep(chunk)
@@ -480,7 +482,7 @@ class RouteApp:
             log.exception("streaming the response of %s failed", trace.path)
             span = trace.open_span("handler", "handler", "stream", None, None)
             trace.close_span(span, "raise", _format(exc))
-        await send({"type": "http.response.body", "body": b""})
+        return {"type": "http.response.body", "body": b""}
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,21 +1,47 @@
 """Live reload: watch APP with watchfiles and rebuild the app when Python files change.
 
-Only `.py` files count (watchfiles' PythonFilter); `.routeconsole/`, caches, hidden
-folders and editor temp files (`.swp`, `~`, `4913`) are not `.py` files or are ignored.
+Only `.py` files (and new folders) count; `.routeconsole/`, caches, `.git` and the
+like (watchfiles' DefaultFilter) and editor temp files (`.swp`, `~`, `4913`) are ignored.
 The watcher runs on its own thread; each batch of changes is one `RouteApp.reload`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
-from watchfiles import PythonFilter, watch
+from watchfiles import Change, DefaultFilter, watch
 
 from .app import RouteApp
 
 log = logging.getLogger("routeconsole.reload")
+
+
+class RouteFilter(DefaultFilter):
+    """`.py` files, and folders as they appear.
+
+    A folder made and filled at once (`mkdir new && echo ... > new/route.py`) can have
+    its file created before the watcher watches the folder; the folder's own event is
+    then the only sign, and the reload's rescan finds the file.
+    """
+
+    def __call__(self, change: Change, path: str) -> bool:
+        if not super().__call__(change, path):
+            return False
+        return path.endswith(".py") or (change == Change.added and os.path.isdir(path))
+
+
+def _expand(paths: set[Path]) -> list[Path]:
+    """Files for the reload to consider: an added folder stands for the .py files in it."""
+    files: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            files.update(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        else:
+            files.add(path)
+    return sorted(files)
 
 
 class Reloader:
@@ -33,7 +59,7 @@ class Reloader:
 
     def _run(self) -> None:
         root = self.app.app_dir.resolve()
-        watch_filter = PythonFilter(ignore_paths=[root / ".routeconsole"])
+        watch_filter = RouteFilter(ignore_paths=[root / ".routeconsole"])
         try:
             # yield_on_timeout: the first (empty) yield tells us the watcher is running, so
             # start() returns only once a change made right after it will be seen.
@@ -50,7 +76,7 @@ class Reloader:
                 self._ready.set()
                 if not changes:
                     continue
-                paths = sorted({Path(path) for _, path in changes})
+                paths = _expand({Path(path) for _, path in changes})
                 try:
                     event = self.app.reload(paths)
                 except Exception:
