@@ -117,10 +117,12 @@ def callee(fn: Callable[..., Any], allowed: frozenset[str], app_dir: Path, role:
 
 
 def _relative(filename: str, app_dir: Path) -> str:
-    try:
-        return Path(filename).resolve().relative_to(app_dir.resolve()).as_posix()
-    except ValueError:
-        return filename
+    # PERF: a string prefix; modules are imported from the resolved APP, so their code's
+    # filenames start with it (Path.resolve per handler dominated reload time).
+    prefix = str(app_dir) + os.sep
+    if filename.startswith(prefix):
+        return filename[len(prefix) :].replace(os.sep, "/")
+    return filename
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +149,14 @@ class LoadedRoute:
     middleware: tuple[Layer, ...]  # layouts then the route's own, root to leaf
     error: str | None = None  # why the route answers 500
     traceback: str | None = None
+    modules: dict[str, ModuleType] = field(default_factory=dict)  # the modules it was built from
 
 
 class ModuleCache:
     """Route modules imported once per load, keyed by file."""
 
     def __init__(self, app_dir: Path) -> None:
-        self.app_dir = app_dir
+        self.app_dir = app_dir.resolve()
         self.modules: dict[str, ModuleType] = {}
         self.errors: dict[str, tuple[str, str]] = {}  # file -> (one line, traceback)
         self._prefix = "routeconsole.app_" + hashlib.sha1(str(app_dir.resolve()).encode()).hexdigest()[:8]
@@ -228,8 +231,18 @@ def ensure_on_path(app_dir: Path) -> None:
             del sys.modules[name]  # the same name from another app: this app's file must win
 
 
-def load_route(route: Route, modules: ModuleCache) -> LoadedRoute:
-    """Import a route's file (and its layouts) and build its endpoints."""
+def load_route(route: Route, modules: ModuleCache, previous: LoadedRoute | None = None) -> LoadedRoute:
+    """Import a route's file (and its layouts) and build its endpoints.
+
+    `previous` is this route from the last load; when its modules were reused and the route
+    reads the same, its endpoints are reused too.
+    """
+    if (
+        previous is not None
+        and previous.route == route
+        and all(modules.modules.get(f) is previous.modules.get(f) is not None for f in (route.file, *route.layouts))
+    ):
+        return previous
     app_dir = modules.app_dir
     try:
         layers: list[Layer] = []
@@ -245,7 +258,8 @@ def load_route(route: Route, modules: ModuleCache) -> LoadedRoute:
         return LoadedRoute(route, {}, (), error=str(exc), traceback=tb)
     if route.error and not endpoints:
         return LoadedRoute(route, {}, (), error=route.error)
-    return LoadedRoute(route, endpoints, tuple(layers))
+    used = {f: modules.modules[f] for f in (route.file, *route.layouts)}
+    return LoadedRoute(route, endpoints, tuple(layers), modules=used)
 
 
 def _middleware_layers(module: ModuleType, layer: LayerName, file: str, app_dir: Path) -> list[Layer]:

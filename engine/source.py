@@ -8,7 +8,7 @@ does not even parse is a problem on the tree rather than a crash.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -163,6 +163,15 @@ class FactsCache:
     def __init__(self) -> None:
         self._facts: dict[Path, tuple[tuple[int, int], FileFacts]] = {}
 
+    def unchanged_shape(self, path: Path) -> bool:
+        """Re-read `path`; True when it declares what it did before (line numbers aside),
+        so a route table built from the old facts still holds."""
+        cached = self._facts.get(path)
+        if cached is None or not path.is_file():
+            return False
+        old, new = cached[1], self.read(path)
+        return old.error is None and new.error is None and _shape(old) == _shape(new)
+
     def read(self, path: Path) -> FileFacts:
         try:
             st = path.stat()
@@ -175,3 +184,7 @@ class FactsCache:
         facts = read_facts(path)
         self._facts[path] = (stamp, facts)
         return facts
+
+
+def _shape(facts: FileFacts) -> FileFacts:
+    return replace(facts, lines={}, declared_path_line=None)

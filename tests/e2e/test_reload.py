@@ -128,3 +128,14 @@ def test_requests_in_flight_finish_on_the_code_they_started_with(live: Live) -> 
     assert live.until("/slow", lambda r: r.text == "new").text == "new"
     thread.join()
     assert result["text"] == "old"
+
+
+def test_a_new_method_in_a_saved_file_is_routed(live: Live) -> None:
+    # Same file, new export: the route table itself changes (not only the module).
+    assert httpx.post(live.url + "/stable", timeout=5).status_code == 405
+    live.write("stable/route.py", "def GET():\n    return 'stable'\ndef POST():\n    return 'posted'\n")
+    deadline = time.monotonic() + 10
+    while httpx.post(live.url + "/stable", timeout=5).status_code == 405 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert httpx.post(live.url + "/stable", timeout=5).text == "posted"
+    assert [r.methods for r in live.app.table.routes if r.pattern == "/stable"] == [("GET", "POST")]
