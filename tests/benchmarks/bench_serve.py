@@ -1,0 +1,656 @@
+"""Serving benchmark: requests/s through hypercorn for a bare ASGI app, Starlette and the engine.
+
+Run by hand (pytest does not collect it):
+
+    .venv/bin/python tests/benchmarks/bench_serve.py             # 10 s per app
+    .venv/bin/python tests/benchmarks/bench_serve.py --quick     # 3 s per app
+    .venv/bin/python tests/benchmarks/bench_serve.py --seconds 20 --client asyncio
+    .venv/bin/python tests/benchmarks/bench_serve.py --rounds 3   # each app's median of 3 runs
+
+Needs the bench extras (`pip install -e ".[bench]"`: starlette) and, preferably, `wrk`
+(Debian: `apt-get install wrk`). Without wrk it falls back to a built-in asyncio client.
+
+What it measures, in one run and in this order, each app on its own fresh server:
+
+1. bare ASGI: a raw ASGI 3 callable answering 200 "Hello, world!" (text/plain, with
+   content-length). The baseline: hypercorn's own cost per request.
+2. Starlette: `Starlette(routes=[Route("/", hello)])` returning a `PlainTextResponse`.
+3. engine (tracing on): `engine.create_app(app_dir, events=sink)` on a Next.js-style app
+   written to a temporary directory; `GET /users/42` reaches the dynamic route
+   `users/[id]/route.py`, an `async def GET(request, params)` returning
+   `Response("Hello, world!")`. One subscriber on the `EventSink` counts the
+   `RequestFinished` events, so every trace is built *and* delivered.
+4. engine + 1 middleware: the same, `GET /orders/42` on `orders/[id]/route.py`, which has
+   `middleware = [passthrough]` (`async def passthrough(request, next): return await next()`).
+5. bare ASGI again, to show how much the machine drifted during the run.
+
+Each app is served by hypercorn (asyncio loop, 1 worker, access log off, error log at
+WARNING, otherwise hypercorn's defaults) in a child process of this script, so the load
+generator and the server never share a GIL. The parent binds 127.0.0.1:0 and hands the
+listening socket's fd to the child (`fd://N`), so there is no port race; it waits for a
+correct answer ("200 Hello, world!"), runs a warm-up (2 s; 1 s with --quick), then the
+measured run, then stops the child with SIGTERM (its shutdown trigger) and waits for it.
+An engine child reports how many `RequestFinished` events its subscriber received; that
+must match the requests the client completed (warm-up + run + the readiness probe), give
+or take the requests in flight when the load stopped (at most one per connection and run).
+
+Load: `wrk -t1 -c64 -d{N}s --latency` against 127.0.0.1 only. The machine has 2 cores and a
+Python server saturates one of them. Measured here (CPU time from /proc during a 5 s run):
+each server child uses 100% of a core (the engine ~105%, its event thread included) while
+wrk -t1 uses ~10% of the other, so the server is the bottleneck and wrk has room to spare.
+wrk -t2 gave the same requests/s within noise (bare ~3,860 vs ~3,830; engine ~2,900 vs
+~2,830) but adds a second load thread competing with the server's threads and the OS for
+the two cores, so -t1 is the default (`--wrk-threads 2` to compare). 64 connections keep
+the single event loop saturated, so the latencies are mostly queueing (about connections
+divided by requests/s): compare them between apps, not with a one-client latency.
+Without wrk, the fallback is a bounded asyncio client in this process: 32 keep-alive
+connections on raw asyncio streams, each sending `GET` and reading the response by
+Content-Length. It runs in this process on the same 2 cores; here it keeps up with these
+servers (same requests/s as wrk within noise, ~4,000 bare), but a faster server would make it
+the bottleneck, so prefer wrk. Runs of a few seconds vary by ~5-15% between runs on this
+machine (the bare row is repeated at the end to show it); use the default 10 s or more,
+and `--rounds N` to repeat the sequence (bare, starlette, engine, engine + middleware) N
+times and report each app's median run.
+
+Reported per app: requests/s, p50 and p99 latency, requests completed, non-2xx responses,
+socket errors, and the ratio to bare ASGI (the mean of all bare runs, so drift across the
+run is split evenly). The bar: engine (tracing on) >= 0.9x bare. The middleware row is
+information only. Bars are a report, not a test: the exit code is 1 only when a check
+fails (a wrong answer, a non-2xx response, or the trace count not matching the requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+BODY = b"Hello, world!"
+BAR = 0.9
+WRK_THREADS = 1
+WRK_CONNECTIONS = 64
+ASYNC_CONNECTIONS = 32
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+ROUTE_FILE = """\
+from engine import Response
+
+
+async def GET(request, params):
+    return Response("Hello, world!")
+"""
+
+MIDDLEWARE_ROUTE_FILE = """\
+from engine import Response
+
+
+async def passthrough(request, next):
+    return await next()
+
+
+middleware = [passthrough]
+
+
+async def GET(request, params):
+    return Response("Hello, world!")
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    kind: str  # what the child serves: bare | starlette | engine
+    path: str
+    bar: str = ""  # "pass" (the bar decides PASS/FAIL), "info" (printed only), "" (none)
+
+
+CASES = (
+    Case("bare ASGI", "bare", "/"),
+    Case("starlette", "starlette", "/"),
+    Case("engine (tracing on)", "engine", "/users/42", bar="pass"),
+    Case("engine + 1 middleware", "engine", "/orders/42", bar="info"),
+    Case("bare ASGI (again)", "bare", "/"),
+)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one load run measured."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    errors: int  # socket errors: connect, read, write, timeout
+
+
+@dataclass(frozen=True)
+class Row:
+    case: Case
+    load: Load
+    warmup: Load
+    probes: int
+    report: dict[str, int]  # what the server child said at exit (engine: events delivered)
+
+
+# --- the server child -------------------------------------------------------------------
+
+
+async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A raw ASGI 3 hello world."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(BODY)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def starlette_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("Hello, world!")
+
+    return Starlette(routes=[Route("/", hello)])
+
+
+class FinishedCounter:
+    """An `EventSink` subscriber: counts `RequestFinished` events (on the sink's thread)."""
+
+    def __init__(self) -> None:
+        import engine
+
+        self._kind = engine.RequestFinished
+        self.finished = 0
+        self.ok = 0
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, self._kind):
+            self.finished += 1
+            if 200 <= event.trace.status < 300:
+                self.ok += 1
+
+
+def engine_app(app_dir: str) -> tuple[Any, Callable[[], dict[str, int]]]:
+    import engine
+
+    sink = engine.EventSink()
+    counter = FinishedCounter()
+    sink.subscribe(counter)
+    app = engine.create_app(app_dir, events=sink)
+    if app.table.conflicts:
+        raise SystemExit(f"bench_serve: the engine app has problems: {app.table.conflicts}")
+
+    def report() -> dict[str, int]:
+        delivered = sink.flush(STOP_TIMEOUT)
+        app.close()
+        return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered)}
+
+    return app, report
+
+
+def build_app(kind: str, app_dir: str) -> tuple[Any, Callable[[], dict[str, int]]]:
+    if kind == "bare":
+        return bare_app, dict
+    if kind == "starlette":
+        return starlette_app(), dict
+    if kind == "engine":
+        return engine_app(app_dir)
+    raise SystemExit(f"bench_serve: unknown app kind {kind!r}")
+
+
+def hypercorn_config(fd: int) -> Any:
+    from hypercorn.config import Config
+
+    errorlog = logging.getLogger("bench_serve.hypercorn")
+    errorlog.setLevel(logging.WARNING)
+    config = Config()
+    config.bind = [f"fd://{fd}"]
+    config.accesslog = None
+    config.errorlog = errorlog
+    config.workers = 1
+    return config
+
+
+async def serve(app: Any, fd: int) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await hypercorn_serve(app, hypercorn_config(fd), shutdown_trigger=stop.wait)
+
+
+def serve_child(kind: str, app_dir: str, fd: str) -> int:
+    """`--serve KIND APP_DIR FD`: serve until SIGTERM, then print a JSON report on stdout."""
+    logging.basicConfig(level=logging.WARNING, format="[server %(name)s] %(levelname)s %(message)s")
+    app, report = build_app(kind, app_dir)
+    asyncio.run(serve(app, int(fd)))
+    print(json.dumps(report()), flush=True)
+    return 0
+
+
+# --- the parent: servers ----------------------------------------------------------------
+
+
+def write_engine_app(root: Path) -> Path:
+    app_dir = root / "app"
+    for folder, source in (("users", ROUTE_FILE), ("orders", MIDDLEWARE_ROUTE_FILE)):
+        route = app_dir / folder / "[id]" / "route.py"
+        route.parent.mkdir(parents=True)
+        route.write_text(source)
+    return app_dir
+
+
+def listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+class ServerProcess:
+    """One hypercorn child serving one app on an ephemeral 127.0.0.1 port."""
+
+    def __init__(self, kind: str, app_dir: Path) -> None:
+        sock = listening_socket()
+        self.port: int = sock.getsockname()[1]
+        fd = sock.fileno()
+        command = [sys.executable, os.path.abspath(__file__), "--serve", kind, str(app_dir), str(fd)]
+        try:
+            self.proc = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, text=True)
+        finally:
+            sock.close()  # the child has its own copy
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def wait_ready(self, path: str) -> None:
+        """Poll until the app answers 200 "Hello, world!"; anything else is fatal."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"bench_serve: the server exited with {self.proc.returncode} before it was ready")
+            try:
+                status, body = http_get(self.port, path)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if status != 200 or body != BODY:
+                raise SystemExit(f"bench_serve: GET {path} answered {status} {body[:200]!r}, not 200 {BODY!r}")
+            return
+        raise SystemExit(f"bench_serve: the server did not answer within {READY_TIMEOUT:g} s")
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM (the child's shutdown trigger), wait, and read the child's report."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise SystemExit("bench_serve: the server did not stop on SIGTERM") from None
+        if self.proc.returncode != 0:
+            raise SystemExit(f"bench_serve: the server exited with {self.proc.returncode}")
+        lines = out.strip().splitlines()
+        return json.loads(lines[-1]) if lines else {}
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:  # only on an error path: stop() was not reached
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """One `GET` on its own connection (Connection: close); returns (status, body)."""
+    with socket.create_connection((HOST, port), timeout=timeout) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2:
+        raise ConnectionError(f"not an HTTP response: {head[:100]!r}")
+    return int(status_line[1]), body
+
+
+# --- the parent: load generators -------------------------------------------------------
+
+LoadFn = Callable[[str, int], Load]
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wrk_load(threads: int, connections: int) -> LoadFn:
+    def run(url: str, seconds: int) -> Load:
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"bench_serve: {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+        return parse_wrk(done.stdout)
+
+    return run
+
+
+def parse_wrk(out: str) -> Load:
+    def number(pattern: str, default: str | None = None) -> str:
+        found = re.search(pattern, out, re.MULTILINE)
+        if found is None:
+            if default is None:
+                raise SystemExit(f"bench_serve: cannot find {pattern!r} in wrk's output:\n{out}")
+            return default
+        return found.group(1)
+
+    def percentile(p: int) -> float:
+        found = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+        if found is None:
+            raise SystemExit(f"bench_serve: no {p}% latency in wrk's output:\n{out}")
+        return float(found.group(1)) * _UNITS_MS[found.group(2)]
+
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Load(
+        rps=float(number(r"^Requests/sec:\s+([\d.]+)")),
+        p50_ms=percentile(50),
+        p99_ms=percentile(99),
+        requests=int(number(r"^\s+(\d+) requests in ")),
+        non_2xx=int(number(r"Non-2xx or 3xx responses: (\d+)", "0")),
+        errors=sum(int(n) for n in sock.groups()) if sock else 0,
+    )
+
+
+@dataclass
+class _Tally:
+    latencies: list[float]
+    non_2xx: int = 0
+    errors: int = 0
+
+
+def asyncio_load(connections: int) -> LoadFn:
+    def run(url: str, seconds: int) -> Load:
+        port, path = _port_and_path(url)
+        tally = _Tally([])
+        start = time.perf_counter()
+        asyncio.run(_drive(port, path, connections, start + seconds, tally))
+        elapsed = time.perf_counter() - start
+        latencies = sorted(tally.latencies)
+        return Load(
+            rps=len(latencies) / elapsed,
+            p50_ms=_percentile(latencies, 0.50) * 1000.0,
+            p99_ms=_percentile(latencies, 0.99) * 1000.0,
+            requests=len(latencies),
+            non_2xx=tally.non_2xx,
+            errors=tally.errors,
+        )
+
+    return run
+
+
+def _port_and_path(url: str) -> tuple[int, str]:
+    found = re.fullmatch(r"http://127\.0\.0\.1:(\d+)(/.*)", url)
+    if found is None:
+        raise SystemExit(f"bench_serve: only http://{HOST} is a target, not {url}")
+    return int(found.group(1)), found.group(2)
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _drive(port: int, path: str, connections: int, deadline: float, tally: _Tally) -> None:
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    workers = [_connection(port, request, deadline, tally) for _ in range(connections)]
+    # Bounded twice: each connection stops at the deadline, and the whole run is cut off.
+    await asyncio.wait_for(asyncio.gather(*workers), timeout=deadline - time.perf_counter() + 10.0)
+
+
+async def _connection(port: int, request: bytes, deadline: float, tally: _Tally) -> None:
+    """One keep-alive connection sending requests back to back until the deadline."""
+    while time.perf_counter() < deadline:
+        try:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        except OSError:
+            tally.errors += 1
+            await asyncio.sleep(0.01)
+            continue
+        try:
+            await _requests(reader, writer, request, deadline, tally)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            tally.errors += 1
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+async def _requests(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, deadline: float, tally: _Tally
+) -> None:
+    """Requests on one connection until the deadline or until the server closes it."""
+    while (t0 := time.perf_counter()) < deadline:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = dict(line.lower().split(":", 1) for line in lines[1:] if ":" in line)
+        await reader.readexactly(int(fields.get("content-length", "0")))
+        tally.latencies.append(time.perf_counter() - t0)
+        if not 200 <= status < 300:
+            tally.non_2xx += 1
+        if fields.get("connection", "").strip() == "close":
+            return  # hypercorn closes a connection after keep_alive_max_requests
+
+
+# --- the parent: the run and the report ------------------------------------------------
+
+
+def measure(case: Case, app_dir: Path, load: LoadFn, seconds: int, warmup: int) -> Row:
+    with ServerProcess(case.kind, app_dir) as server:
+        server.wait_ready(case.path)
+        url = server.url(case.path)
+        warm = load(url, warmup)
+        result = load(url, seconds)
+        report = server.stop()
+    return Row(case, result, warm, 1, report)
+
+
+def run_all(app_dir: Path, load: LoadFn, seconds: int, warmup: int, rounds: int) -> list[list[Row]]:
+    """Every case's runs, in `CASES` order: `rounds` times bare, starlette, engine, engine +
+    middleware, then bare once more."""
+    runs: list[list[Row]] = [[] for _ in CASES]
+    order = [i for _ in range(rounds) for i in range(len(CASES) - 1)] + [len(CASES) - 1]
+    for n, index in enumerate(order, 1):
+        case = CASES[index]
+        print(f"  [{n}/{len(order)}] {case.label} (GET {case.path}) ...", flush=True)
+        runs[index].append(measure(case, app_dir, load, seconds, warmup))
+    return runs
+
+
+def median_run(rows: list[Row]) -> Row:
+    """The run with the median requests/s (the lower middle one for an even count)."""
+    ordered = sorted(rows, key=lambda r: r.load.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def print_table(rows: list[Row], base: float) -> None:
+    header = f"{'app':<24} {'path':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} "
+    header += f"{'non-2xx':>8} {'sock err':>8} {'vs bare':>8}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        load = row.load
+        print(
+            f"{row.case.label:<24} {row.case.path:<11} {load.rps:>9,.0f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} "
+            f"{load.requests:>9,} {load.non_2xx:>8,} {load.errors:>8,} {load.rps / base:>7.2f}x"
+        )
+
+
+def print_runs(runs: list[list[Row]]) -> None:
+    print("every run (req/s; the table shows each app's median run):")
+    for rows in runs:
+        print(f"  {rows[0].case.label:<24} " + ", ".join(f"{r.load.rps:,.0f}" for r in rows))
+
+
+def check_traces(row: Row, connections: int) -> bool:
+    """The engine's subscriber must have seen one RequestFinished per request served."""
+    completed = row.warmup.requests + row.load.requests + row.probes
+    finished, ok = row.report.get("finished", -1), row.report.get("ok", -1)
+    extra = finished - completed
+    # Up to one request per connection and load run was in flight when the load stopped, and
+    # a request the client gave up on (a socket error) may still have been served.
+    slack = 2 * connections + row.warmup.errors + row.load.errors
+    good = row.report.get("flushed") == 1 and ok == finished and 0 <= extra <= slack
+    print(
+        f"  {row.case.label}: {finished:,} RequestFinished delivered ({ok:,} 2xx) for {completed:,} requests "
+        f"completed by the client (warm-up {row.warmup.requests:,} + run {row.load.requests:,} + "
+        f"{row.probes} probe); {extra:+,} in flight at the stop: {'ok' if good else 'MISMATCH'}"
+    )
+    return good
+
+
+def print_bars(rows: list[Row], base: float) -> None:
+    for row in rows:
+        ratio = row.load.rps / base
+        if row.case.bar == "pass":
+            verdict = "PASS" if ratio >= BAR else "FAIL"
+        elif row.case.bar == "info":
+            verdict = "info"
+        else:
+            continue
+        print(f"{verdict:<5} {row.case.label}: {ratio:.2f}x bare ASGI (bar: >= {BAR}x)")
+
+
+def report(runs: list[list[Row]], connections: int, describe: str) -> int:
+    every = [r for rows in runs for r in rows]
+    table = [median_run(rows) for rows in runs]
+    bare = [r.load.rps for r in every if r.case.kind == "bare"]
+    base = sum(bare) / len(bare)
+    first, last = runs[0][0].load.rps, runs[-1][-1].load.rps  # the first and the last run of all
+    starlette = next(r.load.rps for r in table if r.case.kind == "starlette")
+    print()
+    print(describe)
+    print()
+    print_table(table, base)
+    print()
+    if len(runs[0]) > 1:
+        print_runs(runs)
+    print(f"bare ASGI baseline: {base:,.0f} req/s, the mean of {len(bare)} bare runs")
+    print(f"drift: the last bare run is {(last - first) / first * 100.0:+.1f}% off the first")
+    print(f"starlette / bare: {starlette / base:.2f}x")
+    print()
+    print("traces (engine runs):")
+    traces_ok = all([check_traces(r, connections) for r in every if r.case.kind == "engine"])
+    print()
+    print_bars(table, base)
+    clean = all(r.load.non_2xx == 0 and r.warmup.non_2xx == 0 for r in every)
+    if not clean:
+        print("CHECK FAILED: non-2xx responses (see the table)")
+    return 0 if traces_ok and clean else 1
+
+
+def describe_run(client: str, threads: int, connections: int, seconds: int, warmup: int, rounds: int) -> str:
+    from importlib.metadata import version
+
+    load = f"wrk -t{threads} -c{connections}" if client == "wrk" else f"asyncio client, {connections} connections"
+    repeat = f", {rounds} rounds" if rounds > 1 else ""
+    return textwrap.fill(
+        f"hypercorn {version('hypercorn')} (asyncio loop, 1 worker) on {HOST}, one server process per app; "
+        f"load: {load}, {seconds} s per app after a {warmup} s warm-up{repeat}; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
+        width=100,
+    )
+
+
+def choose_client(wanted: str) -> str:
+    if wanted == "auto":
+        return "wrk" if shutil.which("wrk") else "asyncio"
+    if wanted == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("bench_serve: wrk is not installed (apt-get install wrk), or use --client asyncio")
+    return wanted
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=int, default=10, help="measured seconds per app (default 10)")
+    parser.add_argument("--quick", action="store_true", help="3 s per app and a 1 s warm-up")
+    parser.add_argument("--client", choices=("auto", "wrk", "asyncio"), default="auto", help="load generator")
+    parser.add_argument("--wrk-threads", type=int, default=WRK_THREADS, help=f"wrk -t (default {WRK_THREADS})")
+    parser.add_argument(
+        "--connections", type=int, help=f"default {WRK_CONNECTIONS} (wrk), {ASYNC_CONNECTIONS} (asyncio)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the sequence; report each app's median")
+    parser.add_argument("--serve", nargs=3, metavar=("KIND", "APP_DIR", "FD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.seconds < 1 or args.rounds < 1:
+        parser.error("--seconds and --rounds must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve:
+        return serve_child(*args.serve)
+    seconds, warmup = (3, 1) if args.quick else (args.seconds, 2)
+    client = choose_client(args.client)
+    if client == "wrk":
+        connections = args.connections or WRK_CONNECTIONS
+        load = wrk_load(args.wrk_threads, connections)
+    else:
+        connections = args.connections or ASYNC_CONNECTIONS
+        load = asyncio_load(connections)
+    describe = describe_run(client, args.wrk_threads, connections, seconds, warmup, args.rounds)
+    print(describe, flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
+        runs = run_all(write_engine_app(Path(tmp)), load, seconds, warmup, args.rounds)
+    return report(runs, connections, describe)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
