@@ -36,6 +36,9 @@ from .source import FactsCache
 from .table import Conflict, RouteTable
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Trace
 
+SOURCE_HEADER_B: Final = SOURCE_HEADER.encode()
+REPLAY_OF_HEADER_B: Final = REPLAY_OF_HEADER.encode()
+
 log = logging.getLogger("routeconsole.app")
 
 DEFAULT_BODY_LIMIT: Final = 10 * 1024 * 1024
@@ -71,7 +74,7 @@ def to_response(value: Any, *, where: str, page: bool = False) -> Response:
 class _CacheEntry:
     expires: float
     status: int
-    headers: list[tuple[str, str]]
+    headers: list[tuple[bytes, bytes]]
     body: bytes
 
 
@@ -89,13 +92,13 @@ class ResponseCache:
         if entry is None or entry.expires < time.monotonic():
             return None
         response = Response(entry.body, status=entry.status)
-        response.headers._raw, response.headers._index = list(entry.headers), dict(entry.headers)
+        response.headers._raw, response.headers._index = list(entry.headers), None
         return response
 
     def put(self, key: str, response: Response) -> None:
         if response.status == 200 and isinstance(response.body, bytes):
             self.entries[key] = _CacheEntry(
-                time.monotonic() + self.ttl, response.status, response.headers.multi_items(), response.body
+                time.monotonic() + self.ttl, response.status, list(response.headers.raw()), response.body
             )
 
 
@@ -276,17 +279,31 @@ class RouteApp:
         raw_path = raw_path.split("?", 1)[0]  # some servers keep the query in raw_path
         query = scope.get("query_string", b"").decode("latin-1")
         trace = Trace.begin(method, raw_path, query)
-        headers = Headers(scope["headers"])
-        trace.request.headers = headers.multi_items()
-        client = scope.get("client")
-        trace.client = f"{client[0]}:{client[1]}" if client else None
-        source = headers.get(SOURCE_HEADER)
-        if source in SOURCES:
-            trace.source = source
-            replay_of = headers.get(REPLAY_OF_HEADER, "")
-            trace.replay_of = int(replay_of) if replay_of.isdigit() else None
+        raw_headers = scope["headers"]
+        headers = Headers(raw_headers)
+        trace.request.headers = raw_headers
+        trace.client = scope.get("client")
+        # PERF: one pass over the raw pairs for the few headers the engine itself reads.
+        length = host = None
+        framed = False  # the request says how its body is delimited
+        for name, value in raw_headers:
+            if name == b"content-length":
+                length, framed = value, True
+            elif name == b"host":
+                host = value
+            elif name == b"transfer-encoding":
+                framed = True
+            elif name == SOURCE_HEADER_B:
+                source = value.decode("latin-1")
+                if source in SOURCES:
+                    trace.source = source
+            elif name == REPLAY_OF_HEADER_B and value.isdigit():
+                trace.replay_of = int(value)
+        # An HTTP/1.x request with neither header has no body by definition.
+        bodyless = not framed and scope.get("http_version", "1.1") in ("1.1", "1.0")
+        request_info = (length, host, bodyless)
 
-        response = await self._respond(state, scope, receive, method, raw_path, query, headers, trace)
+        response = await self._respond(state, scope, receive, method, raw_path, query, headers, trace, request_info)
         last = await self._send(send, response, method == "HEAD", trace)
         # Published before the last body message: once a client has the whole response,
         # its trace is already on the way to the log and the console.
@@ -304,15 +321,18 @@ class RouteApp:
         query: str,
         headers: Headers,
         trace: Trace,
+        request_info: tuple[bytes | None, bytes | None, bool],
     ) -> Response:
+        length, raw_host, bodyless = request_info
         try:
-            body = await _read_body(receive, headers, self.body_limit)
+            body = b"" if bodyless else await _read_body(receive, length, self.body_limit)
         except _BodyTooLarge:
             return Response(f"Payload Too Large: the body limit is {self.body_limit} bytes\n", status=413)
         except _BadRequest as exc:
             return Response(f"Bad Request: {exc}\n", status=400)
-        trace.request.keep(body)
-        host = headers.get("host") or _server_host(scope)
+        if body:
+            trace.request.keep(body)
+        host = raw_host.decode("latin-1") if raw_host else _server_host(scope)
         scheme = scope.get("scheme", "http")
         request = Request(
             method=method,
@@ -361,8 +381,8 @@ class RouteApp:
             return Response(f"Not Implemented: {method}\n", status=501)
         if status == 308:
             location = match.location or "/"
-            if request.query:
-                location += f"?{request.query}"
+            if request.query_string:
+                location += f"?{request.query_string}"
             return Response.redirect(location, status=308)
         if match.route is None:
             return Response(f"Not Found: {request.path}\n", status=404)
@@ -381,8 +401,10 @@ class RouteApp:
                 return Response(status=204, headers={"allow": allow})
             return Response(f"Method Not Allowed: {method}\n", status=405, headers={"allow": allow})
         cache = state.caches.get(loaded.route.file) if method in ("GET", "HEAD") else None
-        handler = partial(self._handle, endpoint.handler, endpoint.page, cache, request, trace)
         layers = loaded.middleware + endpoint.middleware
+        if not layers:  # PERF: no onion to build
+            return await self._handle(endpoint.handler, endpoint.page, cache, request, trace, context)
+        handler = partial(self._handle, endpoint.handler, endpoint.page, cache, request, trace)
         return await self._chain(layers, 0, request, context, trace, handler)
 
     async def _handle(
@@ -396,7 +418,7 @@ class RouteApp:
     ) -> Response:
         key = ""
         if cache is not None:
-            key = request.raw_path + ("?" + str(request.query) if request.query else "")
+            key = request.raw_path + ("?" + request.query_string if request.query_string else "")
             span = trace.open_span("cache", "route", cache.label, None, None)
             hit = cache.get(key)
             trace.close_span(span, "hit" if hit else "miss")
@@ -491,10 +513,12 @@ class RouteApp:
         """Send the status, headers and body but the last message, which is returned."""
         headers = response.headers
         body = response.body
-        if isinstance(body, bytes) and "content-length" not in headers and response.status not in (204, 304):
-            headers["content-length"] = str(len(body))
-        trace.response.headers = headers.multi_items()
-        await send({"type": "http.response.start", "status": response.status, "headers": headers.raw()})
+        raw = headers.raw()
+        sized = isinstance(body, bytes) and response.status not in (204, 304)
+        if sized and not any(k == b"content-length" for k, _ in raw):
+            raw.append((b"content-length", str(len(body)).encode()))  # type: ignore[arg-type]
+        trace.response.headers = raw
+        await send({"type": "http.response.start", "status": response.status, "headers": raw})
         if isinstance(body, bytes):
             trace.response.keep(body)
             return {"type": "http.response.body", "body": b"" if head else body}
@@ -539,11 +563,10 @@ class _BadRequest(Exception):
     pass
 
 
-async def _read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
-    length = headers.get("content-length")
+async def _read_body(receive: Receive, length: bytes | None, limit: int) -> bytes:
     if length is not None:
         if not length.isdigit():
-            raise _BadRequest(f"invalid Content-Length {length!r}")
+            raise _BadRequest(f"invalid Content-Length {length.decode('latin-1')!r}")
         if int(length) > limit:
             raise _BodyTooLarge
     chunks: list[bytes] = []

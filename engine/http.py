@@ -15,7 +15,7 @@ from __future__ import annotations
 import json as _json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from http.cookies import SimpleCookie
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, urlencode
 
 __all__ = [
@@ -37,41 +37,65 @@ class ImmutableRequestError(RuntimeError):
 
 
 class Headers(Mapping[str, str]):
-    """Case-insensitive, read-only headers; `getlist` returns every value of a repeated one."""
+    """Case-insensitive, read-only headers; `getlist` returns every value of a repeated one.
+
+    PERF: kept as the server's raw `(bytes, bytes)` pairs and decoded only when read, so a
+    request whose code never looks at a header never pays for decoding them all.
+    """
 
     __slots__ = ("_index", "_raw")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] | None = None) -> None:
         if raw is None:
-            pairs: list[tuple[str, str]] = []
+            self._raw: list[tuple[bytes, bytes]] = []
         elif isinstance(raw, Mapping):
-            pairs = [(k.lower(), str(v)) for k, v in raw.items()]
+            self._raw = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in raw.items()]
         else:
-            pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
-        self._raw = pairs
-        index: dict[str, str] = {}
-        for key, value in pairs:
-            index.setdefault(key, value)
-        self._index = index
+            self._raw = raw if isinstance(raw, list) else list(raw)
+        self._index: dict[str, str] | None = None
+
+    def _lookup(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self._raw:
+                index.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+            self._index = index
+        return index
 
     def __getitem__(self, key: str) -> str:
-        return self._index[key.lower()]
+        return self._lookup()[key.lower()]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # PERF: a few lookups scan the raw pairs (names are lowercase in ASGI and here)
+        # rather than decode every header into an index.
+        if self._index is None:
+            name = key.lower().encode("latin-1")
+            for k, v in self._raw:
+                if k == name:
+                    return v.decode("latin-1")
+            return default
+        return self._index.get(key.lower(), default)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._index
+        return isinstance(key, str) and self.get(key) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
+        return iter(self._lookup())
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._lookup())
 
     def getlist(self, key: str) -> list[str]:
-        key = key.lower()
-        return [v for k, v in self._raw if k == key]
+        wanted = key.lower().encode("latin-1")
+        return [v.decode("latin-1") for k, v in self._raw if k.lower() == wanted]
 
     def multi_items(self) -> list[tuple[str, str]]:
-        return list(self._raw)
+        return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in self._raw]
+
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """The pairs as the server sends them (not a copy)."""
+        return self._raw
 
     def __setitem__(self, key: str, value: str) -> None:
         raise ImmutableRequestError(
@@ -82,7 +106,7 @@ class Headers(Mapping[str, str]):
         self.__setitem__(key, "")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._raw!r})"
+        return f"{type(self).__name__}({self.multi_items()!r})"
 
 
 class MutableHeaders(Headers):
@@ -91,28 +115,24 @@ class MutableHeaders(Headers):
     __slots__ = ()
 
     def __setitem__(self, key: str, value: str) -> None:
-        key = key.lower()
-        self._raw = [(k, v) for k, v in self._raw if k != key]
-        self._raw.append((key, str(value)))
-        self._index[key] = str(value)
+        name = key.lower().encode("latin-1")
+        self._raw = [(k, v) for k, v in self._raw if k != name]
+        self._raw.append((name, str(value).encode("latin-1")))
+        self._index = None
 
     def __delitem__(self, key: str) -> None:
-        key = key.lower()
-        self._raw = [(k, v) for k, v in self._raw if k != key]
-        self._index.pop(key, None)
+        name = key.lower().encode("latin-1")
+        self._raw = [(k, v) for k, v in self._raw if k != name]
+        self._index = None
 
     def append(self, key: str, value: str) -> None:
-        key = key.lower()
-        self._raw.append((key, str(value)))
-        self._index.setdefault(key, str(value))
+        self._raw.append((key.lower().encode("latin-1"), str(value).encode("latin-1")))
+        self._index = None
 
     def setdefault(self, key: str, value: str) -> str:
         if key not in self:
             self[key] = value
         return self[key]
-
-    def raw(self) -> list[tuple[bytes, bytes]]:
-        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._raw]
 
 
 class QueryParams(Mapping[str, str]):
@@ -197,13 +217,13 @@ class Request:
         "_body",
         "_cookies",
         "_form",
-        "_frozen",
+        "_query",
+        "_query_string",
         "client",
         "headers",
         "method",
         "params",
         "path",
-        "query",
         "raw_path",
         "scheme",
         "url",
@@ -228,14 +248,27 @@ class Request:
         self.path = path
         self.raw_path = raw_path
         self.scheme = scheme
-        self.query = QueryParams(query_string)
+        self._query_string = query_string
+        self._query: QueryParams | None = None
         self.headers = headers
         self.client = client
         self.params: Mapping[str, str | list[str]] = params or {}
         self._body = body
         self._form: FormData | None = None
         self._cookies: dict[str, str] | None = None
-        self._frozen = False
+
+    _frozen: ClassVar[bool] = False
+
+    @property
+    def query_string(self) -> str:
+        """The query as sent, still encoded: `a=1&b=x%20y`."""
+        return self._query_string
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is None:
+            self._query = QueryParams(self._query_string)
+        return self._query
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -280,30 +313,25 @@ class Request:
             yield self._body
 
     def frozen(self) -> Request:
-        """A copy for global middleware: the body is out of reach."""
-        clone = Request(
-            method=self.method,
-            url=self.url,
-            path=self.path,
-            raw_path=self.raw_path,
-            query_string="",
-            headers=self.headers,
-            body=b"",
-            client=self.client,
-            scheme=self.scheme,
-            params=self.params,
-        )
-        clone.query = self.query
-        clone._frozen = True
-        return clone
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if getattr(self, "_frozen", False):
-            raise ImmutableRequestError(f"the request is immutable in global middleware; cannot set {name!r}")
-        object.__setattr__(self, name, value)
+        """A view for global middleware: it may read the method, URL and headers only."""
+        view = object.__new__(FrozenRequest)
+        for name in Request.__slots__:
+            object.__setattr__(view, name, getattr(self, name))
+        object.__setattr__(view, "_body", b"")
+        return view
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
+
+
+class FrozenRequest(Request):
+    """The request global middleware receives: reading the body or changing it raises."""
+
+    __slots__ = ()
+    _frozen: ClassVar[bool] = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ImmutableRequestError(f"the request is immutable in global middleware; cannot set {name!r}")
 
 
 def _charset(content_type: str) -> str:
@@ -373,7 +401,7 @@ def _parse_multipart(content_type: str, body: bytes) -> FormData:
     return FormData(items)
 
 
-_TEXT: Final = "text/plain; charset=utf-8"
+_TEXT: Final = b"text/plain; charset=utf-8"
 
 
 class Response:
@@ -384,21 +412,27 @@ class Response:
     def __init__(self, body: Body = None, status: int = 200, headers: Mapping[str, str] | None = None) -> None:
         self.status = int(status)
         self.headers = MutableHeaders(headers)
+        default_type = None
         if isinstance(body, str):
             body = body.encode("utf-8")
-            self.headers.setdefault("content-type", _TEXT)
+            default_type = _TEXT
         elif isinstance(body, bytes | bytearray | memoryview):
             body = bytes(body)
-            self.headers.setdefault("content-type", "application/octet-stream")
+            default_type = b"application/octet-stream"
         elif body is None:
             body = b""
+        if default_type is not None and (not headers or "content-type" not in self.headers):
+            self.headers._raw.append((b"content-type", default_type))
         self.body: bytes | Iterable[bytes | str] | AsyncIterable[bytes | str] = body
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
         payload = _json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
-        response = cls(payload, status=status, headers=headers)
-        response.headers["content-type"] = "application/json"
+        response = cls(None, status=status, headers=headers)
+        response.body = payload
+        if headers and "content-type" in response.headers:
+            del response.headers["content-type"]
+        response.headers._raw.append((b"content-type", b"application/json"))
         return response
 
     @classmethod

@@ -52,7 +52,7 @@ def test_embedded_server_serves_on_loopback(server: tuple[Server, list[engine.Tr
     assert len(httpx.get(f"{srv.url}/stream", timeout=5).text.splitlines()) == 1000
     srv.app.events.flush()
     assert [(t.path, t.status) for t in traces] == [("/users/42", 200), ("/boom", 500), ("/stream", 200)]
-    assert traces[0].client is not None and traces[0].client.startswith("127.0.0.1:")
+    assert traces[0].to_json()["client"].startswith("127.0.0.1:")
 
 
 def test_embedded_server_runs_off_the_main_thread_and_stops(tmp_path: Path) -> None:
