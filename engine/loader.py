@@ -33,6 +33,7 @@ from .trace import Layer as LayerName
 HANDLER_ARGS: Final = frozenset({"request", "params", "context"})
 MIDDLEWARE_ARGS: Final = frozenset({"request", "params", "context", "next"})
 _USE_ATTR: Final = "__routeconsole_middleware__"
+_OWN_PACKAGES: Final = frozenset({"engine", "console", "themes"})
 
 
 class LoadError(Exception):
@@ -221,10 +222,13 @@ def ensure_on_path(app_dir: Path) -> None:
     # PERF: string prefixes, not Path.resolve() per module: this runs on every reload.
     inside = entry + os.sep
     installed = tuple({os.path.realpath(sys.prefix) + os.sep, os.path.realpath(sys.base_prefix) + os.sep})
+    own = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep  # engine/ and console/
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if not isinstance(file, str):
             continue
+        if name.partition(".")[0] in _OWN_PACKAGES and file.startswith(own):
+            continue  # routeconsole itself, e.g. when APP is this repository
         if file.startswith(inside):
             del sys.modules[name]
         elif name.partition(".")[0] in top_level and not file.startswith(installed):
