@@ -52,7 +52,7 @@ class BadReturn(TypeError):
     pass
 
 
-def to_response(value: Any, *, where: str, page: bool = False) -> Response:
+def to_response(value: Any, *, where: str | Callee, page: bool = False) -> Response:
     """Handler return conveniences: dict/list -> JSON, str -> text (HTML for a page),
     bytes, None -> 204; anything else is a mistake worth a clear 500."""
     if isinstance(value, Response):
@@ -67,6 +67,8 @@ def to_response(value: Any, *, where: str, page: bool = False) -> Response:
         return Response(bytes(value))
     if value is None:
         return Response(status=204)
+    if isinstance(where, Callee):
+        where = f"{where.name} in {where.file}"
     raise BadReturn(f"{where} returned {type(value).__name__}; return a Response, dict, list, str, bytes or None")
 
 
@@ -425,9 +427,13 @@ class RouteApp:
             if hit is not None:
                 return hit
         span = trace.open_span("handler", "handler", handler.name, handler.file, handler.line)
+        available = {"request": request, "params": request.params, "context": context}
         try:
-            result = await self._call(handler, {"request": request, "params": request.params, "context": context})
-            response = to_response(result, where=f"{handler.name} in {handler.file}", page=page)
+            if handler.is_async:  # PERF: no extra coroutine for the common case
+                result = await handler.fn(**{name: available[name] for name in handler.wants})
+            else:
+                result = await self._call(handler, available)
+            response = to_response(result, where=handler, page=page)
         except Exception as exc:
             trace.close_span(span, "raise", _format(exc))
             _blame(exc, handler)
@@ -473,7 +479,7 @@ class RouteApp:
             # A middleware that awaited next() but forgot to return passes the response on.
             if result is None and inner:
                 result = inner[-1]
-            response = to_response(result, where=f"middleware {fn.name} in {fn.file}")
+            response = to_response(result, where=fn)
         except Exception as exc:
             trace.close_span(span, "raise", _format(exc))
             _blame(exc, fn)
