@@ -147,9 +147,10 @@ def load_state(
         reused = previous.modules.files() - changed
         modules.adopt(previous.modules, reused)
     routes: dict[str, LoadedRoute] = {}
+    served = table.served()
     for route in table.routes:
-        if route.error and "is not served" in route.error:
-            continue  # the matcher never reaches it
+        if route.file not in served:
+            continue  # the matcher never reaches it: unservable, or shadowed by a duplicate
         before = previous.routes.get(route.file) if previous is not None else None
         routes[route.file] = load_route(route, modules, before)
     global_fn, global_layers, global_error = load_global(table, modules)

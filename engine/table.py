@@ -121,6 +121,10 @@ class RouteTable:
         on its own. Runs no code of the app.
         """
 
+    def served(self) -> frozenset[str]:
+        """Files of the routes the matcher can reach (not the unservable or shadowed ones)."""
+        return frozenset(r.file for r in self._matcher.routes())
+
     def with_problems(self, extra: Iterable[Conflict], errors: Mapping[str, str]) -> RouteTable:
         """A copy with more problems (found when importing), and `errors` set on those routes."""
         routes = tuple(
