@@ -6,6 +6,7 @@ The public surface is what `__all__` lists; everything else is private and may c
     table.routes, table.conflicts                # what is routed, what clashes
     table.match("GET", "/users/42")              # status, pattern, file, params, allow
     app = engine.create_app("./app")             # an ASGI 3 application
+    running = engine.Engine("./app"); running.start()   # served, watched and logged, in the background
 
 Route files import their helpers from here: `from engine import Response, use`.
 """
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 from .app import RouteApp, create_app
 from .discovery import load_routes
+from .embedded import Engine
 from .errors import AppNotFound, EngineError, UnknownConvention
-from .events import EventSink, RequestFinished, ServerStarted, ServerStopped
+from .events import EventSink, RequestFinished, RoutesReloaded, ServerStarted, ServerStopped
+from .export import to_curl, to_har
 from .http import FormData, Headers, ImmutableRequestError, QueryParams, Request, Response, UploadFile
 from .loader import create_file_route, use
 from .matcher import Match
+from .replay import Answer, ReplayResult, compare, replay_request
+from .store import LogSummary, RequestLog
 from .table import Conflict, Route, RouteTable
 from .trace import Span, Trace
 
@@ -26,29 +31,39 @@ CONVENTIONS = ("next", "tanstack", "expo")
 
 __all__ = [
     "CONVENTIONS",
+    "Answer",
     "AppNotFound",
     "Conflict",
+    "Engine",
     "EngineError",
     "EventSink",
     "FormData",
     "Headers",
     "ImmutableRequestError",
+    "LogSummary",
     "Match",
     "QueryParams",
+    "ReplayResult",
     "Request",
     "RequestFinished",
+    "RequestLog",
     "Response",
     "Route",
     "RouteApp",
     "RouteTable",
+    "RoutesReloaded",
     "ServerStarted",
     "ServerStopped",
     "Span",
     "Trace",
     "UnknownConvention",
     "UploadFile",
+    "compare",
     "create_app",
     "create_file_route",
     "load_routes",
+    "replay_request",
+    "to_curl",
+    "to_har",
     "use",
 ]

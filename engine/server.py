@@ -77,8 +77,11 @@ class Server:
     server = Server(app, port=0); url = server.start(); ...; server.stop()
     """
 
-    def __init__(self, app: RouteApp, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    def __init__(
+        self, app: RouteApp, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, graceful_timeout: float = 3.0
+    ) -> None:
         self.app = app
+        self.graceful_timeout = graceful_timeout  # seconds stop() lets requests in flight finish
         self.host = host
         self.port = port
         self.url: str | None = None
@@ -117,7 +120,7 @@ class Server:
     async def _serve(self) -> None:
         assert self._sock is not None
         self._stop = asyncio.Event()
-        config = hypercorn_config(self._sock)
+        config = hypercorn_config(self._sock, graceful_timeout=self.graceful_timeout)
         self._ready.set()
         await hypercorn_serve(self.app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
 
