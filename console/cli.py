@@ -15,8 +15,10 @@ JSON in the shapes of the brief (section 5), which tests and tools parse.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,7 +34,7 @@ from engine.app import DEFAULT_BODY_LIMIT
 from engine.export import to_curl, to_har
 from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
-from engine.server import DEFAULT_HOST, DEFAULT_PORT
+from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -111,8 +113,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _console_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="routeconsole", description="Open the console on APP.")
+    parser = argparse.ArgumentParser(
+        prog="routeconsole",
+        description="Open the console on APP: routes, live requests and their traces, a composer.",
+        epilog="Other commands: list, check, match, serve, log, replay (routeconsole --help).",
+    )
     parser.add_argument("app", metavar="APP", nargs="?", default=".")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
+    parser.add_argument("--theme", metavar="NAME", help="dark, light or high-contrast (or a theme of your own)")
+    parser.add_argument(
+        "--config", metavar="PATH", type=Path, help="settings file (default ~/.config/routeconsole/config.toml)"
+    )
+    parser.add_argument("--debug", action="store_true", help="send tracebacks to the client in 500 responses")
+    parser.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
     _add_common(parser)
     return parser
 
@@ -212,7 +226,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from engine.server import bind_socket, is_loopback, serve_forever, serve_workers, url_of
+    from engine.server import bind_socket, serve_forever, serve_workers, url_of
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 1:
@@ -405,9 +419,46 @@ def _retarget(client: httpx.Client, base: str) -> httpx.Client:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    # The Textual console is not built yet: until it is, show what it would open on.
-    _print_routes(_out(), _load(args))
-    return EXIT_OK
+    from .app import ConsoleApp
+    from .config import ConfigError, load_config
+    from .theming import ThemeError
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise engine.EngineError(str(exc)) from exc
+    if not is_loopback(args.host):
+        print(f"routeconsole: warning: listening on {args.host} exposes the app beyond this machine", file=sys.stderr)
+    log: Path | bool | None = None if args.no_log else (args.log or True)
+    running = engine.Engine(
+        args.app,
+        host=args.host,
+        port=args.port,
+        convention=args.convention,
+        log=log,
+        reload=not args.no_reload,
+        debug=args.debug,
+    )
+    try:
+        app = ConsoleApp(running, config=config, theme=args.theme)
+    except ThemeError as exc:
+        raise engine.EngineError(str(exc)) from exc
+    try:
+        running.start()
+    except OSError as exc:
+        hint = "; pass --port 0 to pick a free one" if exc.errno == errno.EADDRINUSE else ""
+        raise engine.EngineError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}{hint}") from exc
+    try:
+        app.run()
+    finally:
+        stuck = running.stop()
+    if stuck:
+        # A handler still spins; its thread would hold the interpreter open forever.
+        print(f"routeconsole: {len(stuck)} handler(s) still running at exit; leaving without them", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or EXIT_OK)
+    return app.return_code or EXIT_OK
 
 
 def _status_style(status: int) -> str:

@@ -25,12 +25,14 @@ from .matcher import Match
 from .replay import Answer, ReplayResult, compare, replay_request
 from .store import LogSummary, RequestLog
 from .table import Conflict, Route, RouteTable
-from .trace import Span, Trace
+from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, Span, Trace
 
 CONVENTIONS = ("next", "tanstack", "expo")
 
 __all__ = [
     "CONVENTIONS",
+    "REPLAY_OF_HEADER",
+    "SOURCE_HEADER",
     "Answer",
     "AppNotFound",
     "Conflict",

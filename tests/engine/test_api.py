@@ -14,6 +14,8 @@ def test_public_names_are_pinned() -> None:
     assert sorted(engine.__all__) == sorted(
         [
             "CONVENTIONS",
+            "REPLAY_OF_HEADER",
+            "SOURCE_HEADER",
             "Answer",
             "AppNotFound",
             "Conflict",

@@ -1,0 +1,521 @@
+"""The console: the route tree, the live request log and each request's trace, over a running `engine.Engine`.
+
+Data flows one way. The engine's threads report through `bridge.Bridge` as messages
+(`RequestsLogged`, `RoutesReloaded`, `ServerLogged`); handlers here update the widgets.
+What the user asks for (send, replay, export) goes out over HTTP to the engine's real
+socket or to its public objects, in workers, so the UI never waits on the app it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import RenderableType
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+import engine
+
+from . import render
+from .bridge import Bridge
+from .commands import ConsoleCommands
+from .compose import Draft, draft_for_entry, draft_for_route
+from .config import Config, config_dir
+from .messages import RequestsLogged, RoutesReloaded, ServerLogged
+from .screens.composer import ComposerScreen
+from .screens.dialogs import BindingRow, ConfirmScreen, ExportChoice, ExportScreen, HelpScreen, ViewerScreen
+from .theming import DEFAULT_THEME, find_palette, load_palettes
+from .widgets.log_view import LogView
+from .widgets.route_tree import RouteTree
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ConsoleApp(App[None]):
+    TITLE = "routeconsole"
+    CSS_PATH = "console.tcss"
+    COMMANDS = {ConsoleCommands}
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", tooltip="Stop the server and leave", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", tooltip="Every key, and how to remap it", id="app.help"),
+        Binding("c", "composer", "Composer", tooltip="Compose a request", id="app.composer"),
+        Binding("p", "problems", "Problems", tooltip="Route conflicts and load errors", id="app.problems"),
+        Binding("t", "focus('routes')", "Routes", show=False, id="app.focus_routes"),
+        Binding("l", "focus('log')", "Log", show=False, id="app.focus_log"),
+    ]
+
+    def __init__(
+        self,
+        running: engine.Engine,
+        *,
+        config: Config | None = None,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.running = running
+        self.config = config or Config()
+        self.palettes = load_palettes(self.config.theme_dirs)
+        for palette in self.palettes.values():
+            self.register_theme(palette.theme)
+        self.palette = find_palette(self.palettes, theme or self.config.theme or DEFAULT_THEME)
+        self.theme = self.palette.name
+        self.bridge = Bridge(running, self)
+        self.table = running.table
+        self.last_id = 0
+        self.entry: dict[str, Any] | None = None  # the selected request, whole
+        self.reload_state = "watching" if running.reloader is not None else "not watching"
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
+        if self.config.keys:
+            self.set_keymap(self.config.keys)
+
+    # Layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(placeholder="filter routes: pattern or file", id="route-filter", classes="filter")
+                yield RouteTree(self.palette, id="routes")
+            with Vertical(id="right"):
+                yield Static(id="log-heading")
+                yield Input(placeholder="filter requests: POST /users 5xx ...", id="log-filter", classes="filter")
+                yield LogView(self.palette, id="log")
+                with TabbedContent(id="details", initial="trace-tab"):
+                    with TabPane("Trace", id="trace-tab"), VerticalScroll():
+                        yield Static(Text("Select a request to see its trace.", style="dim"), id="trace")
+                    with TabPane("Request", id="request-tab"), VerticalScroll():
+                        yield Static(id="request")
+                    with TabPane("Response", id="response-tab"), VerticalScroll():
+                        yield Static(id="response")
+                    with TabPane("Problems", id="problems-tab"), Vertical():
+                        yield OptionList(id="problems")
+                        with Horizontal(id="sources"):
+                            yield VerticalScroll(Static(id="source-a"), id="source-a-scroll")
+                            yield VerticalScroll(Static(id="source-b"), id="source-b-scroll")
+                    with TabPane("Server log", id="server-tab"):
+                        yield RichLog(id="server-log", max_lines=5000, wrap=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.bridge.attach()
+        self.query_one(RouteTree).show(self.table)
+        self._show_problems()
+        rows = self.running.log.summaries()
+        if rows:
+            self.last_id = rows[-1].id
+            self.query_one(LogView).add(rows)
+        self._update_status()
+        self._update_log_heading()
+        self.query_one(RouteTree).focus()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    async def on_unmount(self) -> None:
+        self.bridge.detach()
+        await self.client.aclose()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,  # messages quote paths like /users/[id], which are not markup
+    ) -> None:
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_problems(self) -> None:
+        self.query_one(TabbedContent).active = "problems-tab"
+        self.query_one("#problems", OptionList).focus()
+
+    # Engine events ---------------------------------------------------------------
+
+    def on_requests_logged(self, message: RequestsLogged) -> None:
+        fresh = [r for r in message.rows if r.id > self.last_id]
+        if fresh:
+            self.last_id = fresh[-1].id
+            self.query_one(LogView).add(fresh)
+            self._update_log_heading()
+
+    def on_routes_reloaded(self, message: RoutesReloaded) -> None:
+        event = message.event
+        self.table = message.table
+        self.query_one(RouteTree).show(self.table)
+        self._show_problems()
+        changed = ", ".join(event.changed) or "the app"
+        self.reload_state = f"reloaded {changed} in {event.duration_ms:.0f} ms"
+        self._update_status()
+        detail = []
+        if event.added:
+            detail.append("new: " + ", ".join(event.added))
+        if event.removed:
+            detail.append("gone: " + ", ".join(event.removed))
+        if event.new_problems:
+            detail.append(f"{len(event.new_problems)} new problem(s): see Problems")
+        severity = "error" if any(p.severity == "error" for p in event.new_problems) else "information"
+        self.notify("\n".join(detail) or "routes unchanged", title=f"Reloaded {changed}", severity=severity)
+
+    def on_server_logged(self, message: ServerLogged) -> None:
+        level = message.record.levelname
+        style = "bold red" if level in ("ERROR", "CRITICAL") else "yellow" if level == "WARNING" else ""
+        self.query_one("#server-log", RichLog).write(Text(message.text, style=style))
+
+    # Status ----------------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        table = self.table
+        errors = sum(c.severity == "error" for c in table.conflicts)
+        warnings = len(table.conflicts) - errors
+        theme = self.palette.theme
+        text = Text()
+        text.append(" routeconsole ", style=f"bold reverse {theme.primary}")
+        text.append(f" {self.running.app_dir} ", style="bold")
+        text.append(f"· {self.running.url or 'not serving'} · {table.convention} · {len(table.routes)} routes · ")
+        text.append(f"{errors} error{'s' * (errors != 1)}", style=f"bold {theme.error}" if errors else "dim")
+        text.append(" · ")
+        text.append(f"{warnings} warning{'s' * (warnings != 1)}", style=f"bold {theme.warning}" if warnings else "dim")
+        text.append(f" · {self.reload_state}", style="dim")
+        if not self.running.persistent:
+            text.append(" · log not kept", style="dim")
+        self.query_one("#status", Static).update(text)
+
+    def _update_log_heading(self) -> None:
+        log = self.query_one(LogView)
+        text = Text(log.header_line(), style="bold")
+        state = []
+        if log.terms:
+            state.append(f"filter: {' '.join(log.terms)} ({log.count} of {len(log.rows)})")
+        state.append("following" if log.following else "f: follow")
+        text.append("  " + " · ".join(state), style="dim")
+        self.query_one("#log-heading", Static).update(text)
+
+    # The selected request ----------------------------------------------------------
+
+    @on(LogView.Selected)
+    def _request_selected(self, message: LogView.Selected) -> None:
+        self._show_entry(message.row.id)
+        self._update_log_heading()
+
+    def _show_entry(self, entry_id: int) -> None:
+        entry = self.running.log.get(entry_id)
+        self.entry = entry
+        if entry is None:
+            return
+        self.query_one("#trace", Static).update(render.waterfall(entry, self.palette))
+        self.query_one("#request", Static).update(render.request_view(entry, self.palette))
+        self.query_one("#response", Static).update(render.response_view(entry, self.palette))
+
+    @on(LogView.Action)
+    def _request_action(self, message: LogView.Action) -> None:
+        entry = self.running.log.get(message.row.id)
+        if entry is None:
+            self.notify(f"#{message.row.id} is no longer in the log", severity="error")
+            return
+        handlers = {
+            "open": self._open_trace,
+            "replay": self.replay,
+            "edit": self.edit,
+            "diff": self.diff,
+            "export": self.export,
+            "source": self._entry_source,
+        }
+        handlers[message.action](entry)
+
+    def _open_trace(self, entry: dict[str, Any]) -> None:
+        self.query_one(TabbedContent).active = "trace-tab"
+
+    def replay(self, entry: dict[str, Any]) -> None:
+        if entry["method"] in UNSAFE_METHODS:
+            question = f"Replay {entry['method']} {entry['path']} (#{entry['id']})?"
+            detail = "It runs the handler again and may change data."
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._replay(entry)
+
+            self.push_screen(ConfirmScreen(question, detail), answered)
+        else:
+            self._replay(entry)
+
+    @work(group="replay")
+    async def _replay(self, entry: dict[str, Any]) -> None:
+        request = engine.replay_request(entry)
+        base = httpx.URL(self.running.url or "")
+        request.url = request.url.copy_with(scheme=base.scheme, host=base.host, port=base.port)
+        request.headers["host"] = f"{base.host}:{base.port}"
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as exc:
+            self.notify(f"replaying #{entry['id']} failed: {exc!r}", severity="error")
+            return
+        same = response.status_code == entry["status"]
+        self.notify(
+            f"#{entry['id']} {entry['method']} {entry['path']}: {entry['status']} → {response.status_code}"
+            + ("" if same else "  (status changed: d shows the diff)"),
+            title="Replayed",
+            severity="information" if same else "warning",
+        )
+
+    def edit(self, entry: dict[str, Any]) -> None:
+        self._open_composer(draft_for_entry(entry), None)
+
+    def diff(self, entry: dict[str, Any]) -> None:
+        log = self.running.log
+        original: dict[str, Any] | None = entry
+        replay: dict[str, Any] | None = None
+        if entry.get("replay_of"):
+            original, replay = log.get(entry["replay_of"]), entry
+        else:
+            newest = log.replay_of(entry["id"])
+            replay = log.get(newest) if newest else None
+        if original is None or replay is None:
+            self.notify(f"#{entry['id']} has not been replayed yet: r replays it", severity="warning")
+            return
+        old, new = engine.Answer.from_entry(original), engine.Answer.from_entry(replay)
+        same = not engine.compare(old, new)
+        title = f"#{original['id']} {original['method']} {original['path']}  →  replay #{replay['id']}:  " + (
+            "same answer" if same else f"differs (status {original['status']} → {replay['status']})"
+        )
+        self.push_screen(ViewerScreen(title, render.side_by_side(old.lines(), new.lines(), self.palette)))
+
+    def export(self, entry: dict[str, Any] | None) -> None:
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.kind == "curl" and entry is not None:
+                command = engine.to_curl(entry, self.running.url)
+                self.copy_to_clipboard(command)
+                self.notify(command, title="Copied as curl", timeout=8)
+            elif choice.path is not None:
+                self._write_har(choice.path)
+
+        self.push_screen(ExportScreen(entry["id"] if entry else None, Path.cwd()), chosen)
+
+    @work(thread=True, group="export")
+    def _write_har(self, path: Path) -> None:
+        entries = self.running.log.entries()
+        try:
+            path.write_text(json.dumps(engine.to_har(entries), indent=2, ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"could not write {path}: {exc.strerror}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"{len(entries)} requests written to {path}", title="HAR exported")
+
+    def _entry_source(self, entry: dict[str, Any]) -> None:
+        route = entry.get("route")
+        if not route:
+            self.notify("no route matched this request", severity="warning")
+            return
+        found = next((r for r in self.table.routes if r.file == route["file"]), None)
+        self.show_source(route["file"], declared_lines(found) if found else ())
+
+    # Routes ------------------------------------------------------------------------
+
+    @on(RouteTree.Open)
+    def _route_open(self, message: RouteTree.Open) -> None:
+        self._open_composer(draft_for_route(message.route), message.route)
+
+    @on(RouteTree.ShowSource)
+    def _route_source(self, message: RouteTree.ShowSource) -> None:
+        self.show_source(message.file, declared_lines(message.route))
+
+    def show_source(self, file: str, lines: tuple[int, ...]) -> None:
+        view = render.source_view(self.running.app_dir / file, lines, self.palette, file)
+        self.push_screen(ViewerScreen(file, view, scroll_to=min(lines) if lines else None))
+
+    def _open_composer(self, draft: Draft, route: engine.Route | None) -> None:
+        if not self.running.url:
+            self.notify("the server is not running", severity="error")
+            return
+        self.push_screen(
+            ComposerScreen(draft, base_url=self.running.url, client=self.client, palette=self.palette, route=route)
+        )
+
+    def action_composer(self) -> None:
+        tree = self.query_one(RouteTree)
+        route = tree.selected_route if tree.has_focus else None
+        self._open_composer(draft_for_route(route) if route else Draft(), route)
+
+    # Problems ----------------------------------------------------------------------
+
+    def _show_problems(self) -> None:
+        problems = self.query_one("#problems", OptionList)
+        problems.clear_options()
+        theme = self.palette.theme
+        for n, conflict in enumerate(self.table.conflicts):
+            prompt = Text()
+            colour = theme.error if conflict.severity == "error" else theme.warning
+            prompt.append(f"{conflict.severity:<8}", style=f"bold {colour}")
+            prompt.append(f"{conflict.kind:<22}", style="bold")
+            prompt.append(conflict.message)
+            problems.add_option(Option(prompt, id=str(n)))
+        if not self.table.conflicts:
+            problems.add_option(Option(Text("No problems: every route is reachable.", style="dim"), disabled=True))
+        tab = self.query_one(TabbedContent).get_tab("problems-tab")
+        count = len(self.table.conflicts)
+        tab.label = f"Problems ({count})" if count else "Problems"
+        self._show_conflict(0 if count else None)
+
+    @on(OptionList.OptionHighlighted, "#problems")
+    def _problem_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self._show_conflict(int(event.option.id))
+
+    def _show_conflict(self, index: int | None) -> None:
+        a, b = self.query_one("#source-a", Static), self.query_one("#source-b", Static)
+        if index is None or index >= len(self.table.conflicts):
+            a.update("")
+            b.update("")
+            self.query_one(RouteTree).mark(())
+            return
+        conflict = self.table.conflicts[index]
+        self.query_one(RouteTree).mark(conflict.files)
+        views: list[RenderableType] = []
+        for file in conflict.files[:2]:
+            lines = _clashing_lines(self.table, file, conflict.message)
+            views.append(render.source_view(self.running.app_dir / file, lines, self.palette, file))
+            scroll = self.query_one(f"#source-{'ab'[len(views) - 1]}-scroll", VerticalScroll)
+            if lines:
+                self.call_after_refresh(scroll.scroll_to, 0, max(0, min(lines) - 3), animate=False)
+        a.update(views[0] if views else "")
+        b.update(views[1] if len(views) > 1 else Text(""))
+
+    # Filters -----------------------------------------------------------------------
+
+    @on(RouteTree.FilterAsked)
+    def _route_filter_asked(self) -> None:
+        self._open_filter("#route-filter")
+
+    @on(LogView.FilterAsked)
+    def _log_filter_asked(self) -> None:
+        self._open_filter("#log-filter")
+
+    def _open_filter(self, selector: str) -> None:
+        box = self.query_one(selector, Input)
+        box.add_class("open")
+        box.focus()
+
+    @on(Input.Changed, ".filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "route-filter":
+            self.query_one(RouteTree).set_filter(event.value)
+        else:
+            self.query_one(LogView).set_filter(event.value)
+            self._update_log_heading()
+
+    @on(Input.Submitted, ".filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self._close_filter(event.input, keep=True)
+
+    def on_key(self, event: Any) -> None:
+        focused = self.focused
+        if event.key == "escape" and isinstance(focused, Input) and focused.has_class("filter"):
+            focused.value = ""
+            self._close_filter(focused, keep=False)
+            event.stop()
+
+    def _close_filter(self, box: Input, *, keep: bool) -> None:
+        if not box.value:
+            box.remove_class("open")
+        target = self.query_one(RouteTree) if box.id == "route-filter" else self.query_one(LogView)
+        target.focus()
+
+    # Themes, help, palette actions -------------------------------------------------
+
+    def _theme_changed(self, theme: Any) -> None:
+        palette = self.palettes.get(theme.name)
+        if palette is None:
+            return
+        self.palette = palette
+        self.query_one(RouteTree).set_palette(palette)
+        self.query_one(LogView).set_palette(palette)
+        self._update_status()
+        self._show_problems()
+        if self.entry is not None:
+            self._show_entry(self.entry["id"])
+
+    def use_theme(self, wanted: str) -> None:
+        self.theme = find_palette(self.palettes, wanted).name
+
+    def action_help(self) -> None:
+        path = str(self.config.path or config_dir() / "config.toml")
+        self.push_screen(HelpScreen(self.binding_rows(), path))
+
+    def binding_rows(self) -> list[BindingRow]:
+        """Every binding the console has, with the keys it answers to now (after the keymap)."""
+        groups: list[tuple[str, Any]] = [
+            ("everywhere", ConsoleApp),
+            ("routes", RouteTree),
+            ("log", LogView),
+            ("composer", ComposerScreen),
+            ("confirm", ConfirmScreen),
+            ("export", ExportScreen),
+            ("viewer", ViewerScreen),
+            ("help", HelpScreen),
+        ]
+        keymap = self.config.keys
+        rows = [BindingRow("everywhere", "ctrl+p", "app.command_palette", "Command palette")]
+        for group, owner in groups:
+            for binding in owner.BINDINGS:
+                if not isinstance(binding, Binding) or binding.id is None:
+                    continue
+                keys = keymap.get(binding.id, binding.key)
+                shown = ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
+                rows.append(BindingRow(group, shown, binding.id, binding.tooltip or binding.description))
+        return rows
+
+    def action_replay_selected(self) -> None:
+        self.query_one(LogView).action_replay()
+
+    def action_export_selected(self) -> None:
+        self.export(self.entry)
+
+    def action_follow(self) -> None:
+        self.query_one(LogView).action_follow()
+
+    def action_clear_log(self) -> None:
+        log = self.query_one(LogView)
+        count = len(log.rows)
+        log.clear()
+        self.entry = None
+        for selector in ("#trace", "#request", "#response"):
+            self.query_one(selector, Static).update("")
+        self._update_log_heading()
+        kept = "the log file keeps them" if self.running.persistent else "this run keeps no log file"
+        self.notify(f"cleared {count} requests from the view; {kept}")
+
+    def action_reload_routes(self) -> None:
+        self._reload()
+
+    @work(thread=True, group="reload", exclusive=True)
+    def _reload(self) -> None:
+        try:
+            self.running.reload()  # publishes RoutesReloaded, which updates the screen
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"reload failed: {exc}", severity="error")
+
+
+def _clashing_lines(table: engine.RouteTable, file: str, message: str) -> tuple[int, ...]:
+    """The lines of `file` a problem is about: a line its message names, else the route's exports."""
+    named = [int(n) for n in re.findall(r"\bline (\d+)", message)]
+    if named:
+        return tuple(named)
+    route = next((r for r in table.routes if r.file == file), None)
+    return declared_lines(route) if route is not None else ()
+
+
+def declared_lines(route: engine.Route) -> tuple[int, ...]:
+    """Where a route file declares what routing reads: its handlers, middleware and config."""
+    wanted = {*route.methods, "middleware", "revalidate", "dynamic", "Route", "server"}
+    lines = tuple(line for name, line in route.lines.items() if name in wanted)
+    return lines or tuple(route.lines.values())

@@ -1,0 +1,67 @@
+"""The one place engine threads meet the UI: engine events and log records in, Textual messages out.
+
+The engine calls back on its own threads (the event sink's, the log writer's, the server's);
+`post_message` is thread-safe, so each callback only wraps what it got in a message and
+returns. Nothing here waits on the UI, and nothing in the UI waits on the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from textual.message_pump import MessagePump
+
+import engine
+
+from .messages import RequestsLogged, RoutesReloaded, ServerLogged
+
+LOGGER = "routeconsole"  # the engine's loggers: routeconsole.app, .server, .reload, .log, .events
+
+
+class _PaneHandler(logging.Handler):
+    def __init__(self, target: MessagePump) -> None:
+        super().__init__(level=logging.INFO)
+        self.target = target
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.target.post_message(ServerLogged(record, self.format(record)))
+        except Exception:
+            self.handleError(record)
+
+
+class Bridge:
+    def __init__(self, running: engine.Engine, target: MessagePump) -> None:
+        self.running = running
+        self.target = target
+        self._detach: list[Callable[[], None]] = []
+
+    def attach(self) -> None:
+        handler = _PaneHandler(self.target)
+        logger = logging.getLogger(LOGGER)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        # Textual owns stdout and stderr: the engine's records go to the pane only.
+        propagate, logger.propagate = logger.propagate, False
+
+        def restore() -> None:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+
+        self._detach.append(restore)
+        self._detach.append(self.running.events.subscribe(self._on_event))
+        self.running.log.on_written = self._on_written
+        self._detach.append(lambda: setattr(self.running.log, "on_written", None))
+
+    def detach(self) -> None:
+        while self._detach:
+            self._detach.pop()()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, engine.RoutesReloaded):
+            self.target.post_message(RoutesReloaded(event, self.running.table))
+
+    def _on_written(self, rows: list[engine.LogSummary]) -> None:
+        self.target.post_message(RequestsLogged(rows))

@@ -1,0 +1,156 @@
+"""What the composer sends, built from what its fields hold: pure functions, no widgets.
+
+fill_pattern("/users/[id]/files/[...path]", {"id": "7", "path": "a/b c"})
+    -> "/users/7/files/a/b%20c"
+parse_pairs("a=1\\nb = two words\\n# note\\n", "=")  -> [("a", "1"), ("b", "two words")]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlencode
+
+import httpx
+
+import engine
+from engine import REPLAY_OF_HEADER, SOURCE_HEADER
+
+METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+BODY_KINDS: Final = ("json", "form", "text")
+# Set by the client or the connection, not by the person composing.
+_NOT_EDITABLE: Final = frozenset({"host", "content-length", "transfer-encoding", "connection", SOURCE_HEADER})
+_NOT_EDITABLE_REPLAY: Final = _NOT_EDITABLE | {REPLAY_OF_HEADER}
+
+_SEGMENT = re.compile(r"^\[(\[)?(\.\.\.)?([^\]]+)\]?\]$")
+
+
+class ComposeError(ValueError):
+    """A field holds something that cannot be sent; the message says which and why."""
+
+
+def pattern_params(pattern: str) -> list[tuple[str, str]]:
+    """(name, kind) of each dynamic segment of a canonical pattern, kind param|catchall|optional."""
+    found = []
+    for part in pattern.strip("/").split("/"):
+        m = _SEGMENT.match(part)
+        if m:
+            kind = "optional" if m.group(1) else "catchall" if m.group(2) else "param"
+            found.append((m.group(3), kind))
+    return found
+
+
+def fill_pattern(pattern: str, values: dict[str, str]) -> str:
+    """The path for a pattern with its parameters filled in; an empty optional catch-all drops out,
+    an empty required one stays as its pattern text so the mistake is visible."""
+    out: list[str] = []
+    for part in pattern.strip("/").split("/"):
+        m = _SEGMENT.match(part)
+        if not m:
+            if part:
+                out.append(part)
+            continue
+        value = values.get(m.group(3), "").strip()
+        if not value:
+            if not m.group(1):
+                out.append(part)
+            continue
+        if m.group(2):  # catch-alls take several segments
+            out.append("/".join(quote(piece, safe="") for piece in value.strip("/").split("/")))
+        else:
+            out.append(quote(value, safe=""))
+    return "/" + "/".join(out)
+
+
+def parse_pairs(text: str, separator: str) -> list[tuple[str, str]]:
+    """`key=value` (or `Name: value`) lines; blank lines and `#` comments are skipped."""
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if separator not in line:
+            raise ComposeError(f"line {number} {line!r} has no {separator!r}; write name{separator}value")
+        name, value = line.split(separator, 1)
+        if not name.strip():
+            raise ComposeError(f"line {number} {line!r} has no name before {separator!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def format_pairs(pairs: list[tuple[str, str]], separator: str) -> str:
+    joiner = f"{separator} " if separator == ":" else separator
+    return "\n".join(f"{k}{joiner}{v}" for k, v in pairs)
+
+
+@dataclass
+class Draft:
+    """Everything the composer's fields hold."""
+
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""  # key=value lines
+    headers: str = ""  # Name: value lines
+    body: str = ""
+    body_kind: str = "json"
+    replay_of: int | None = None  # set when editing a logged request: the send is logged as its replay
+
+    def request(self, base_url: str) -> httpx.Request:
+        if not self.path.startswith("/"):
+            raise ComposeError(f"the path {self.path!r} must start with /")
+        query = parse_pairs(self.query, "=")
+        headers = parse_pairs(self.headers, ":")
+        names = {k.lower() for k, _ in headers}
+        content: bytes | None = None
+        if self.body.strip() and self.method not in ("GET", "HEAD"):
+            if self.body_kind == "json":
+                try:
+                    json.loads(self.body)
+                except ValueError as exc:
+                    raise ComposeError(f"the body is not valid JSON: {exc}") from exc
+                default_type = "application/json"
+                content = self.body.encode("utf-8")
+            elif self.body_kind == "form":
+                default_type = "application/x-www-form-urlencoded"
+                content = urlencode(parse_pairs(self.body, "=")).encode("ascii")
+            else:
+                default_type = "text/plain; charset=utf-8"
+                content = self.body.encode("utf-8")
+            if "content-type" not in names:
+                headers.append(("content-type", default_type))
+        headers = [(k, v) for k, v in headers if k.lower() not in _NOT_EDITABLE_REPLAY]
+        if self.replay_of is not None:
+            headers += [(SOURCE_HEADER, "replay"), (REPLAY_OF_HEADER, str(self.replay_of))]
+        else:
+            headers.append((SOURCE_HEADER, "composer"))
+        url = base_url.rstrip("/") + self.path + (f"?{urlencode(query)}" if query else "")
+        return httpx.Request(self.method, url, headers=headers, content=content)
+
+
+def draft_for_route(route: engine.Route) -> Draft:
+    methods = [m for m in route.methods if m in METHODS] or ["GET"]
+    method = "GET" if "GET" in methods else methods[0]
+    return Draft(method=method, path=route.pattern)
+
+
+def draft_for_entry(entry: dict[str, Any]) -> Draft:
+    """A logged request, ready to edit and send as a replay of it."""
+    request = entry["request"]
+    headers = [(k, v) for k, v in request["headers"] if k.lower() not in _NOT_EDITABLE_REPLAY]
+    mime = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].strip().lower()
+    body = request["body"] if request["body_encoding"] == "utf-8" else ""
+    kind = "json" if "json" in mime else "form" if mime == "application/x-www-form-urlencoded" else "text"
+    if kind == "form":
+        body = format_pairs(parse_qsl(body, keep_blank_values=True), "=")
+        headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+    return Draft(
+        method=entry["method"],
+        path=entry["path"],
+        query=format_pairs(parse_qsl(entry["query"], keep_blank_values=True), "="),
+        headers=format_pairs(headers, ":"),
+        body=body,
+        body_kind=kind,
+        replay_of=entry["id"],
+    )

@@ -1,0 +1,259 @@
+"""Rich renderables for what the detail panes show: waterfalls, messages, bodies, sources, diffs.
+
+Pure functions of log entries (the dicts `RequestLog.get` returns) and a `Palette`, so the
+widgets stay thin and each view can be checked on its own. Highlighting is Pygments through
+Rich's `Syntax`, in the theme's Pygments style.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from .theming import Palette
+
+DISPLAY_CAP: Final = 256 * 1024  # body bytes highlighted on screen; the log keeps up to 1 MiB
+BAR_WIDTH: Final = 32
+
+_LEXERS: Final = {
+    "application/json": "json",
+    "text/html": "html",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    "text/css": "css",
+    "application/javascript": "javascript",
+    "text/javascript": "javascript",
+    "application/x-www-form-urlencoded": "text",
+}
+
+OUTCOME_GLYPHS: Final = {"next": "→", "respond": "●", "raise": "✖", "hit": "◆", "miss": "◇"}
+
+
+def header(entry: dict[str, Any], name: str, which: str = "request") -> str | None:
+    for key, value in entry[which]["headers"]:
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def content_type(entry: dict[str, Any], which: str) -> str:
+    return (header(entry, "content-type", which) or "").split(";", 1)[0].strip().lower()
+
+
+def lexer_for(mime: str) -> str:
+    if mime.endswith("+json"):
+        return "json"
+    return _LEXERS.get(mime, "text")
+
+
+def body_text(message: dict[str, Any]) -> tuple[str | None, bytes]:
+    """(text, raw bytes); text is None for a body that is not UTF-8."""
+    if message["body_encoding"] == "base64":
+        raw = base64.b64decode(message["body"])
+        return None, raw
+    return message["body"], message["body"].encode("utf-8")
+
+
+def pretty(text: str, mime: str) -> str:
+    if lexer_for(mime) == "json":
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            return text
+    return text
+
+
+def body_view(message: dict[str, Any], mime: str, palette: Palette) -> RenderableType:
+    size = message["size"]
+    if not size and not message["body"]:
+        return Text("(no body)", style="dim")
+    text, raw = body_text(message)
+    notes: list[Text] = []
+    if message["truncated"]:
+        notes.append(Text(f"body truncated in the log: {len(raw):,} of {size:,} bytes kept", style="bold yellow"))
+    if text is None:
+        return Group(*notes, Text(f"{len(raw):,} bytes of binary data", style="dim"))
+    if len(text) > DISPLAY_CAP:
+        notes.append(Text(f"showing the first {DISPLAY_CAP:,} of {len(text):,} characters", style="bold yellow"))
+        text = text[:DISPLAY_CAP]
+    code = Syntax(pretty(text, mime), lexer_for(mime), theme=palette.syntax, word_wrap=True, background_color="default")
+    return Group(*notes, code)
+
+
+def headers_table(headers: Sequence[Sequence[str]]) -> RenderableType:
+    if not headers:
+        return Text("(no headers)", style="dim")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for name, value in headers:
+        grid.add_row(f"{name}:", value)
+    return grid
+
+
+def request_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
+    line = Text()
+    line.append(entry["method"], style=palette.method(entry["method"]))
+    query = f"?{entry['query']}" if entry["query"] else ""
+    line.append(f" {entry['path']}{query}")
+    line.append(f"   #{entry['id']} · {entry['source']}", style="dim")
+    if entry.get("replay_of"):
+        line.append(f" · replay of #{entry['replay_of']}", style="dim")
+    if entry.get("client"):
+        line.append(f" · from {entry['client']}", style="dim")
+    message = entry["request"]
+    return Group(
+        line,
+        Text(""),
+        headers_table(message["headers"]),
+        Text(""),
+        body_view(message, content_type(entry, "request"), palette),
+    )
+
+
+def response_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
+    message = entry["response"]
+    line = Text()
+    line.append(str(entry["status"]), style=palette.status(entry["status"]))
+    line.append(f"   {entry['duration_ms']:.1f} ms · {message['size']:,} bytes", style="dim")
+    return Group(
+        line,
+        Text(""),
+        headers_table(message["headers"]),
+        Text(""),
+        body_view(message, content_type(entry, "response"), palette),
+    )
+
+
+def nesting(spans: Sequence[dict[str, Any]]) -> list[int]:
+    """Each span's depth in the onion: how many earlier spans still enclose its start.
+
+    Spans come in the order they started and a middleware's duration covers everything it
+    awaited, so a span is inside every earlier span whose end is after its own start.
+    For `[mw 0-10, route 1-9, handler 2-8, cache 9.5-9.6]` the depths are `[0, 1, 2, 1]`.
+    """
+    depths: list[int] = []
+    open_ends: list[float] = []
+    for span in spans:
+        start = span["start_ms"]
+        while open_ends and open_ends[-1] <= start:
+            open_ends.pop()
+        depths.append(len(open_ends))
+        open_ends.append(start + span["duration_ms"])
+    return depths
+
+
+def timeline_bar(start: float, duration: float, total: float, width: int, style: Style) -> Text:
+    """A bar placed on a time axis of `width` cells spanning `total` ms."""
+    total = max(total, 1e-9)
+    left = min(width - 1, int(start / total * width))
+    length = max(1, round(duration / total * width))
+    length = min(length, width - left)
+    bar = Text("·" * left, style="dim")
+    bar.append("█" * length, style=style)
+    bar.append("·" * (width - left - length), style="dim")
+    return bar
+
+
+def waterfall(entry: dict[str, Any], palette: Palette) -> RenderableType:
+    spans = entry["spans"]
+    theme = palette.theme
+    title = Text()
+    title.append(entry["method"], style=palette.method(entry["method"]))
+    title.append(f" {entry['path']} ")
+    title.append(str(entry["status"]), style=palette.status(entry["status"]))
+    title.append(f"  {entry['duration_ms']:.2f} ms", style="bold")
+    route = entry.get("route")
+    title.append(f"  {route['pattern']} ({route['file']})" if route else "  no route matched", style="dim")
+    if not spans:
+        return Group(title, Text(""), Text("no middleware or handler ran for this request", style="dim"))
+    total = max(entry["duration_ms"], max(s["start_ms"] + s["duration_ms"] for s in spans))
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold dim", expand=False)
+    grid.add_column("SPAN", no_wrap=True)
+    grid.add_column("LAYER", no_wrap=True, style="dim")
+    grid.add_column(f"0 ─ {total:.2f} ms".ljust(BAR_WIDTH), no_wrap=True)
+    grid.add_column("MS", justify="right", no_wrap=True)
+    grid.add_column("OUTCOME", no_wrap=True)
+    grid.add_column("CONTEXT +", no_wrap=True)
+    colours = {"middleware": theme.primary, "handler": theme.success, "cache": theme.accent}
+    errors: list[tuple[dict[str, Any], str]] = []
+    for span, depth in zip(spans, nesting(spans), strict=True):
+        failed = span["outcome"] == "raise"
+        colour = theme.error if failed else colours.get(span["kind"], theme.primary)
+        name = Text("  " * depth + ("└ " if depth else ""), style="dim")
+        name.append(span["name"], style="bold" if span["kind"] == "handler" else "")
+        outcome = span["outcome"] or "?"
+        outcome_text = Text(f"{OUTCOME_GLYPHS.get(outcome, '?')} {outcome}", style=Style(color=colour, bold=failed))
+        grid.add_row(
+            name,
+            f"{span['layer']}" + (f" {span['kind']}" if span["kind"] == "cache" else ""),
+            timeline_bar(span["start_ms"], span["duration_ms"], total, BAR_WIDTH, Style(color=colour)),
+            f"{span['duration_ms']:.2f}",
+            outcome_text,
+            ", ".join(span["context"]) or "",
+        )
+        if span.get("error"):
+            errors.append((span, span["error"]))
+    parts: list[RenderableType] = [title, Text(""), grid]
+    files = [f"{s['name']}: {s['file']}:{s['line']}" for s in spans if s.get("file")]
+    if files:
+        parts += [Text(""), Text("  ".join(files), style="dim")]
+    for span, error in errors[:1]:  # the innermost error is repeated by every layer it crossed
+        parts += [
+            Text(""),
+            Text(f"✖ {span['name']} raised", style=Style(color=theme.error, bold=True)),
+            Syntax(error, "pytb", theme=palette.syntax, word_wrap=True, background_color="default"),
+        ]
+    return Group(*parts)
+
+
+def source_view(path: Path, lines: Sequence[int], palette: Palette, title: str) -> RenderableType:
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Text(f"{title}: cannot read it: {exc}", style="bold red")
+    return Group(
+        Text(title, style="bold"),
+        Syntax(
+            code,
+            "python",
+            theme=palette.syntax,
+            line_numbers=True,
+            highlight_lines=set(lines),
+            word_wrap=False,
+            background_color="default",
+        ),
+    )
+
+
+def side_by_side(left: list[str], right: list[str], palette: Palette) -> Table:
+    """Two columns aligned line by line: removed on the left in red, added on the right in green."""
+    theme = palette.theme
+    removed = Style(color=theme.error, bold=True)
+    added = Style(color=theme.success, bold=True)
+    grid = Table(box=None, expand=True, show_header=True, header_style="bold", pad_edge=False)
+    grid.add_column("original", ratio=1, overflow="fold")
+    grid.add_column("replay", ratio=1, overflow="fold")
+    matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            for a, b in zip(left[i1:i2], right[j1:j2], strict=True):
+                grid.add_row(Text(a, style="dim"), Text(b, style="dim"))
+            continue
+        olds, news = left[i1:i2], right[j1:j2]
+        for n in range(max(len(olds), len(news))):
+            grid.add_row(
+                Text(f"- {olds[n]}", style=removed) if n < len(olds) else Text(""),
+                Text(f"+ {news[n]}", style=added) if n < len(news) else Text(""),
+            )
+    return grid

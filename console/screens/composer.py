@@ -1,0 +1,151 @@
+"""The request composer: method, path parameters, query, headers and body; the response beside them."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import httpx
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+
+import engine
+
+from .. import render
+from ..compose import BODY_KINDS, METHODS, ComposeError, Draft, fill_pattern, pattern_params
+from ..theming import Palette
+
+
+class ComposerScreen(Screen[None]):
+    BINDINGS = [
+        Binding("ctrl+j", "send", "Send", priority=True, tooltip="Send the request", id="composer.send"),
+        Binding("alt+enter", "send", "Send", show=False, priority=True, id="composer.send_alt"),
+        Binding("escape", "close", "Back", tooltip="Back to the routes and the log", id="composer.close"),
+    ]
+
+    def __init__(
+        self,
+        draft: Draft,
+        *,
+        base_url: str,
+        client: httpx.AsyncClient,
+        palette: Palette,
+        route: engine.Route | None = None,
+    ) -> None:
+        super().__init__()
+        self.draft = draft
+        self.base_url = base_url
+        self.client = client
+        self.palette = palette
+        self.route = route
+        self.params = pattern_params(route.pattern) if route is not None else []
+        self.last: httpx.Response | None = None
+
+    def compose(self) -> ComposeResult:
+        draft = self.draft
+        what = f"{self.route.pattern}  ({self.route.file})" if self.route else "a request"
+        if draft.replay_of is not None:
+            what = f"an edited replay of #{draft.replay_of}"
+        yield Static(Text.assemble(("Composer", "bold"), f" · {what}"), id="composer-title")
+        with Horizontal(id="composer-line"):
+            yield Select([(m, m) for m in METHODS], value=draft.method, allow_blank=False, id="method", compact=True)
+            yield Input(draft.path, placeholder="/path", id="path", compact=True)
+            yield Button("Send ^j", id="send", variant="primary", compact=True)
+        with Horizontal(id="composer-panes"):
+            with VerticalScroll(id="composer-request"):
+                if self.params:
+                    yield Label("Path parameters", classes="field-label")
+                    for name, kind in self.params:
+                        hint = {"catchall": " (one or more segments: a/b)", "optional": " (optional: a/b)"}
+                        yield Input(placeholder=f"{name}{hint.get(kind, '')}", id=f"param-{name}", classes="param")
+                yield Label("Query  (key=value, one per line)", classes="field-label")
+                yield TextArea(draft.query, id="query", classes="pairs", soft_wrap=False)
+                yield Label("Headers  (Name: value, one per line)", classes="field-label")
+                yield TextArea(draft.headers, id="headers", classes="pairs", soft_wrap=False)
+                with Horizontal(id="body-line"):
+                    yield Label("Body", classes="field-label")
+                    kinds = [(k, k) for k in BODY_KINDS]
+                    yield Select(kinds, value=draft.body_kind, allow_blank=False, id="body-kind", compact=True)
+                yield TextArea(draft.body, id="body", soft_wrap=True)
+            with VerticalScroll(id="composer-response"):
+                yield Static(Text("Send the request (ctrl+j) to see the response here.", style="dim"), id="response")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        first = self.query(".param").first(Input) if self.params else self.query_one("#path", Input)
+        first.focus()
+
+    @on(Input.Changed, ".param")
+    def _param_changed(self) -> None:
+        if self.route is None:
+            return
+        values = {name: self.query_one(f"#param-{name}", Input).value for name, _ in self.params}
+        self.query_one("#path", Input).value = fill_pattern(self.route.pattern, values)
+
+    @on(Button.Pressed, "#send")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    def current_draft(self) -> Draft:
+        return Draft(
+            method=str(self.query_one("#method", Select).value),
+            path=self.query_one("#path", Input).value.strip(),
+            query=self.query_one("#query", TextArea).text,
+            headers=self.query_one("#headers", TextArea).text,
+            body=self.query_one("#body", TextArea).text,
+            body_kind=str(self.query_one("#body-kind", Select).value),
+            replay_of=self.draft.replay_of,
+        )
+
+    def action_send(self) -> None:
+        try:
+            request = self.current_draft().request(self.base_url)
+        except ComposeError as exc:
+            self._show(Text(f"Not sent: {exc}", style="bold red"))
+            return
+        self._show(Text(f"Sending {request.method} {request.url} ...", style="dim"))
+        self._send(request)
+
+    @work(exclusive=True, group="composer-send")
+    async def _send(self, request: httpx.Request) -> None:
+        started = time.perf_counter()
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as exc:
+            self._show(Text(f"{request.method} {request.url} failed: {exc!r}", style="bold red"))
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        self.last = response
+        self._show(self._response_view(response, elapsed))
+
+    def _response_view(self, response: httpx.Response, elapsed_ms: float) -> Group:
+        line = Text()
+        line.append(f"{response.status_code} {response.reason_phrase}", style=self.palette.status(response.status_code))
+        line.append(f"   {elapsed_ms:.1f} ms · {len(response.content):,} bytes", style="dim")
+        mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        content = response.content
+        message: dict[str, Any] = {"size": len(content), "truncated": False}
+        try:
+            message.update(body=content.decode("utf-8"), body_encoding="utf-8")
+        except UnicodeDecodeError:
+            message.update(body=base64.b64encode(content).decode("ascii"), body_encoding="base64")
+        return Group(
+            line,
+            Text(""),
+            render.headers_table(list(response.headers.multi_items())),
+            Text(""),
+            render.body_view(message, mime, self.palette),
+        )
+
+    def _show(self, renderable: Text | Group) -> None:
+        self.query_one("#response", Static).update(renderable)
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,152 @@
+"""Small screens over the main one: confirm, export, a file's source, a replay's diff, help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title")
+            if self.detail:
+                yield Label(self.detail, classes="dialog-detail")
+            yield Label("[b]y[/b] yes   [b]n[/b] no", classes="dialog-keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    kind: str  # "curl" or "har"
+    path: Path | None = None
+
+
+class ExportScreen(ModalScreen[ExportChoice | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]
+
+    def __init__(self, entry_id: int | None, cwd: Path) -> None:
+        super().__init__()
+        self.entry_id = entry_id
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.default_har = cwd / f"routeconsole-{stamp}.har"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Export", classes="dialog-title")
+            options = []
+            if self.entry_id is not None:
+                options.append(Option(f"curl: copy request #{self.entry_id} as a curl command", id="curl"))
+            options.append(Option("HAR: write the whole log to the file below", id="har"))
+            yield OptionList(*options, id="export-options")
+            yield Input(str(self.default_har), id="har-path")
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id == "curl":
+            self.dismiss(ExportChoice("curl"))
+        else:
+            self.dismiss(ExportChoice("har", Path(self.query_one("#har-path", Input).value).expanduser()))
+
+    @on(Input.Submitted, "#har-path")
+    def _path_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(ExportChoice("har", Path(event.value).expanduser()))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ViewerScreen(ModalScreen[None]):
+    """A scrollable renderable: a source file, a diff. `scroll_to` puts that line in view."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close", id="viewer.close")]
+
+    def __init__(self, title: str, body: RenderableType, *, scroll_to: int | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.scroll_line = scroll_to
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="viewer"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(id="viewer-scroll"):
+                yield Static(self.body, id="viewer-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        scroll = self.query_one("#viewer-scroll", VerticalScroll)
+        scroll.focus()
+        if self.scroll_line:
+            line = max(0, self.scroll_line - 4)
+            self.call_after_refresh(scroll.scroll_to, 0, line, animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+@dataclass(frozen=True)
+class BindingRow:
+    group: str
+    keys: str
+    binding_id: str
+    description: str
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close", id="help.close")]
+
+    def __init__(self, rows: list[BindingRow], config_path: str) -> None:
+        super().__init__()
+        self.rows = rows
+        self.config_path = config_path
+
+    def compose(self) -> ComposeResult:
+        grid = Table(box=None, header_style="bold", pad_edge=False)
+        grid.add_column("WHERE", no_wrap=True, style="dim")
+        grid.add_column("KEYS", no_wrap=True, style="bold")
+        grid.add_column("ID", no_wrap=True, style="dim")
+        grid.add_column("DOES")
+        for row in self.rows:
+            grid.add_row(row.group, row.keys, row.binding_id, row.description)
+        note = Text.assemble(
+            ("Remap any binding by its id in ", "dim"),
+            (self.config_path, "bold"),
+            ("  [keys]\n", "dim"),
+            ('"log.replay" = "R"', "bold"),
+        )
+        with Vertical(classes="viewer"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(Group(grid, Text(""), note), id="help-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,197 @@
+"""The route tree: one node per URL segment, each route's methods coloured, problems marked."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+import engine
+
+from ..theming import Palette
+
+
+@dataclass(frozen=True)
+class RouteNode:
+    """What a tree node stands for: a route, or just a segment on the way to some."""
+
+    path: str  # the pattern up to and including this segment
+    route: engine.Route | None = None
+
+
+def segment_kind(segment: str) -> str | None:
+    """The kind of a canonical pattern segment: None for static text."""
+    if segment.startswith("[[..."):
+        return "optional"
+    if segment.startswith("[..."):
+        return "catchall"
+    if segment.startswith("["):
+        return "param"
+    return None
+
+
+def pattern_label(pattern: str, palette: Palette) -> Text:
+    text = Text()
+    for part in pattern.strip("/").split("/"):
+        text.append("/")
+        kind = segment_kind(part)
+        text.append(part, style=palette.segment(kind) if kind else "")
+    return text if pattern != "/" else Text("/")
+
+
+def route_problems(conflicts: Iterable[engine.Conflict]) -> dict[str, str]:
+    """file -> the worst severity of the problems naming it."""
+    worst: dict[str, str] = {}
+    for conflict in conflicts:
+        for file in conflict.files:
+            if worst.get(file) != "error":
+                worst[file] = conflict.severity
+    return worst
+
+
+class RouteTree(Tree[RouteNode]):
+    """Routes by URL segment. `enter` composes a request to the route under the cursor."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Compose", tooltip="Open the route in the composer", id="routes.open"),
+        Binding("slash", "filter", "Filter", tooltip="Show routes whose pattern or file matches", id="routes.filter"),
+        Binding("s", "source", "Source", tooltip="Show the route file's source", id="routes.source"),
+    ]
+
+    class Open(Message):
+        def __init__(self, route: engine.Route) -> None:
+            super().__init__()
+            self.route = route
+
+    class ShowSource(Message):
+        def __init__(self, file: str, route: engine.Route) -> None:
+            super().__init__()
+            self.file = file
+            self.route = route
+
+    class FilterAsked(Message):
+        pass
+
+    def __init__(self, palette: Palette, *, id: str | None = None) -> None:
+        super().__init__("/", RouteNode("/"), id=id)
+        self.palette = palette
+        self.table: engine.RouteTable | None = None
+        self.filter_text = ""
+        self.marked: frozenset[str] = frozenset()  # files to single out (the selected problem's)
+        self.show_root = True
+        self.guide_depth = 3
+
+    def show(self, table: engine.RouteTable) -> None:
+        self.table = table
+        self._rebuild()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip().lower()
+        self._rebuild()
+
+    def set_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self._rebuild()
+
+    def mark(self, files: Collection[str]) -> None:
+        """Single out the routes of these files and move the cursor to the first."""
+        self.marked = frozenset(files)
+        self._rebuild()
+        for node in self._route_nodes():
+            if node.data is not None and node.data.route is not None and node.data.route.file in self.marked:
+                self.move_cursor(node)
+                self.scroll_to_node(node, animate=False)
+                break
+
+    @property
+    def selected_route(self) -> engine.Route | None:
+        node = self.cursor_node
+        return node.data.route if node is not None and node.data is not None else None
+
+    def _route_nodes(self) -> Iterable[TreeNode[RouteNode]]:
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def _rebuild(self) -> None:
+        table = self.table
+        if table is None:
+            return
+        keep = self.selected_route.file if self.selected_route is not None else None
+        self.clear()
+        problems = route_problems(table.conflicts)
+        wanted = self.filter_text
+        nodes: dict[str, TreeNode[RouteNode]] = {"/": self.root}
+        self.root.data = RouteNode("/")
+        self.root.set_label(Text("/", style="bold"))
+        cursor: TreeNode[RouteNode] | None = None
+        for route in sorted(table.routes, key=lambda r: r.pattern):
+            if wanted and wanted not in route.pattern.lower() and wanted not in route.file.lower():
+                continue
+            parent = self.root
+            path = ""
+            parts = [p for p in route.pattern.split("/") if p]
+            for part in parts:
+                path += "/" + part
+                node = nodes.get(path)
+                if node is None:
+                    node = parent.add(self._segment_label(part), RouteNode(path), expand=True)
+                    nodes[path] = node
+                parent = node
+            parent.data = RouteNode(route.pattern, route)
+            parent.set_label(self._route_label(parts[-1] if parts else "/", route, problems.get(route.file)))
+            if route.file == keep:
+                cursor = parent
+        self.root.expand()
+        for node in nodes.values():
+            if not node.children:
+                node.allow_expand = False
+        if cursor is not None:
+            self.call_after_refresh(self.move_cursor, cursor)
+
+    def _segment_label(self, part: str) -> Text:
+        kind = segment_kind(part)
+        return Text(part, style=self.palette.segment(kind) if kind else "")
+
+    def _route_label(self, part: str, route: engine.Route, severity: str | None) -> Text:
+        label = self._segment_label(part) if part != "/" else Text("/", style="bold")
+        if route.file in self.marked:
+            label.stylize(Style(reverse=True))
+        label.append("  ")
+        if route.error:
+            label.append("✖ load error", style=Style(color=self.palette.theme.error, bold=True))
+        else:
+            for method in route.methods:
+                label.append(method, style=self.palette.method(method))
+                label.append(" ")
+            if route.kind == "page":
+                label.append("page ", style="dim")
+        if severity == "error" and not route.error:
+            label.append("✖", style=Style(color=self.palette.theme.error, bold=True))
+        elif severity == "warning":
+            label.append("⚠", style=Style(color=self.palette.theme.warning, bold=True))
+        label.append(f"  {route.file}", style="dim")
+        return label
+
+    def action_open(self) -> None:
+        route = self.selected_route
+        if route is not None:
+            self.post_message(self.Open(route))
+        elif self.cursor_node is not None:
+            self.cursor_node.toggle()
+
+    def action_filter(self) -> None:
+        self.post_message(self.FilterAsked())
+
+    def action_source(self) -> None:
+        route = self.selected_route
+        if route is not None:
+            self.post_message(self.ShowSource(route.file, route))
