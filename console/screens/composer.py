@@ -127,7 +127,8 @@ class ComposerScreen(Screen[None]):
 
     def _response_view(self, response: httpx.Response, elapsed_ms: float) -> Group:
         line = Text()
-        line.append(f"{response.status_code} {response.reason_phrase}", style=self.palette.status(response.status_code))
+        reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
+        line.append(f"{response.status_code} {reason}", style=self.palette.status(response.status_code))
         line.append(f"   {elapsed_ms:.1f} ms · {len(response.content):,} bytes", style="dim")
         mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
         content = response.content

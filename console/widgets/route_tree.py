@@ -102,30 +102,20 @@ class RouteTree(Tree[RouteNode]):
     def mark(self, files: Collection[str]) -> None:
         """Single out the routes of these files and move the cursor to the first."""
         self.marked = frozenset(files)
-        self._rebuild()
-        for node in self._route_nodes():
-            if node.data is not None and node.data.route is not None and node.data.route.file in self.marked:
-                self.move_cursor(node)
-                self.scroll_to_node(node, animate=False)
-                break
+        first = next((f for f in files if self.table and any(r.file == f for r in self.table.routes)), None)
+        self._rebuild(select=first)
 
     @property
     def selected_route(self) -> engine.Route | None:
         node = self.cursor_node
         return node.data.route if node is not None and node.data is not None else None
 
-    def _route_nodes(self) -> Iterable[TreeNode[RouteNode]]:
-        stack = [self.root]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(node.children))
-
-    def _rebuild(self) -> None:
+    def _rebuild(self, select: str | None = None) -> None:
+        """Redraw from the table; the cursor goes to `select`'s route, else stays on its route."""
         table = self.table
         if table is None:
             return
-        keep = self.selected_route.file if self.selected_route is not None else None
+        keep = select or (self.selected_route.file if self.selected_route is not None else None)
         self.clear()
         problems = route_problems(table.conflicts)
         wanted = self.filter_text
@@ -155,7 +145,12 @@ class RouteTree(Tree[RouteNode]):
             if not node.children:
                 node.allow_expand = False
         if cursor is not None:
-            self.call_after_refresh(self.move_cursor, cursor)
+            # Lines are laid out on the next refresh; the cursor can only move then.
+            self.call_after_refresh(self._put_cursor, cursor)
+
+    def _put_cursor(self, node: TreeNode[RouteNode]) -> None:
+        self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
 
     def _segment_label(self, part: str) -> Text:
         kind = segment_kind(part)
