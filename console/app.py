@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
@@ -73,6 +74,9 @@ class ConsoleApp(App[None]):
         self.table = running.table
         self.last_id = 0
         self.entry: dict[str, Any] | None = None  # the selected request, whole
+        self._pending_entry: int | None = None
+        self._entry_timer: Timer | None = None
+        self._heading = ""
         self.reload_state = "watching" if running.reloader is not None else "not watching"
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
         if self.config.keys:
@@ -197,14 +201,25 @@ class ConsoleApp(App[None]):
             state.append(f"filter: {' '.join(log.terms)} ({log.count} of {len(log.rows)})")
         state.append("following" if log.following else "f: follow")
         text.append("  " + " · ".join(state), style="dim")
-        self.query_one("#log-heading", Static).update(text)
+        if text.plain != self._heading:  # PERF: an update lays the screen out again
+            self._heading = text.plain
+            self.query_one("#log-heading", Static).update(text)
 
     # The selected request ----------------------------------------------------------
 
     @on(LogView.Selected)
     def _request_selected(self, message: LogView.Selected) -> None:
-        self._show_entry(message.row.id)
+        # PERF: holding a key down moves the cursor faster than the details can be drawn
+        # (highlighting bodies and tracebacks); draw the latest selection at most every 50 ms.
+        self._pending_entry = message.row.id
+        if self._entry_timer is None:
+            self._entry_timer = self.set_timer(0.05, self._show_pending)
         self._update_log_heading()
+
+    def _show_pending(self) -> None:
+        self._entry_timer = None
+        if self._pending_entry is not None:
+            self._show_entry(self._pending_entry)
 
     def _show_entry(self, entry_id: int) -> None:
         entry = self.running.log.get(entry_id)
