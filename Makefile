@@ -34,6 +34,8 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python tests/benchmarks/bench_match.py
 	$(BIN)/python tests/benchmarks/bench_serve.py
+	$(BIN)/python tests/benchmarks/bench_reload.py
+	$(BIN)/python tests/benchmarks/bench_console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
