@@ -299,21 +299,8 @@ def open_log(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _row(trace: Trace) -> tuple[Any, ...]:
-    data = trace.to_json()
-    pattern = trace.route["pattern"] if trace.route else None
-    return (
-        trace.id,
-        trace.time,
-        trace.method,
-        trace.path,
-        trace.query,
-        trace.status,
-        trace.duration_ms,
-        pattern,
-        trace.source,
-        trace.replay_of,
-        json.dumps(data, separators=(",", ":")),
-    )
+    """The columns of a new row: the trace id, the summary's columns, the whole trace as JSON."""
+    return (trace.id, *_summary(0, trace)[1:], json.dumps(trace.to_json(), separators=(",", ":")))
 
 
 def _entry(row: tuple[Any, ...]) -> dict[str, Any]:

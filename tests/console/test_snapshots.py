@@ -62,6 +62,12 @@ def _traces() -> list[engine.Trace]:
             "KeyError: 'path'",
         )
     ]
+    user: dict[str, Any] = {
+        "pattern": "/users/[id]",
+        "file": "users/[id]/route.py",
+        "spans": spans,
+        "body": b'{"id":"7"}',
+    }
     return [
         fixed_trace(1, "GET", "/", 200, pattern="/", file="route.py", body=b'{"hello":"world"}'),
         fixed_trace(2, "POST", "/users", 200, pattern="/users", file="users/route.py", body=b'{"name":"Ada"}'),
@@ -69,29 +75,8 @@ def _traces() -> list[engine.Trace]:
         fixed_trace(
             4, "GET", "/files/a/b", 500, pattern="/files/[...path]", file="files/[...path]/route.py", spans=failing
         ),
-        fixed_trace(
-            5,
-            "GET",
-            "/users/7",
-            200,
-            pattern="/users/[id]",
-            file="users/[id]/route.py",
-            spans=spans,
-            body=b'{"id":"7"}',
-            source="composer",
-        ),
-        fixed_trace(
-            6,
-            "GET",
-            "/users/7",
-            200,
-            pattern="/users/[id]",
-            file="users/[id]/route.py",
-            spans=spans,
-            body=b'{"id":"7"}',
-            source="replay",
-            replay_of=5,
-        ),
+        fixed_trace(5, "GET", "/users/7", 200, source="composer", **user),
+        fixed_trace(6, "GET", "/users/7", 200, source="replay", replay_of=5, **user),
     ]
 
 
