@@ -106,6 +106,7 @@ class Server:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_loop_exception)
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
@@ -136,6 +137,18 @@ class Server:
         if self.url:
             self.app.events.publish(ServerStopped(self.url))
         self.app.close()
+
+
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The embedded loop's stray errors go to our logger, never to the terminal the console owns.
+
+    Stopping with a request still in flight cancels its connection task; on Python 3.11,
+    asyncio's stream callback then reports the cancellation as an error (fixed in 3.12).
+    """
+    error = context.get("exception")
+    if isinstance(error, asyncio.CancelledError):
+        return
+    log.error("%s", context.get("message", "error in the server's event loop"), exc_info=error)
 
 
 def serve_forever(app: RouteApp, sock: socket.socket, announce: Callable[[], None] = lambda: None) -> None:
