@@ -48,6 +48,8 @@ class Headers(Mapping[str, str]):
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] | None = None) -> None:
         if raw is None:
             self._raw: list[tuple[bytes, bytes]] = []
+        elif type(raw) is list:  # PERF: the server's pairs; skips the costly Mapping ABC check
+            self._raw = raw
         elif isinstance(raw, Mapping):
             self._raw = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in raw.items()]
         else:
