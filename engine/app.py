@@ -544,17 +544,22 @@ class RouteApp:
 
     async def _send(self, send: Send, response: Response, head: bool, trace: Trace) -> MutableMapping[str, Any]:
         """Send the status, headers and body but the last message, which is returned."""
-        headers = response.headers
         body = response.body
-        raw = headers.raw()
-        sized = isinstance(body, bytes) and response.status not in (204, 304)
-        if sized and not any(k == b"content-length" for k, _ in raw):
-            raw.append((b"content-length", str(len(body)).encode()))  # type: ignore[arg-type]
+        status = response.status
+        raw = response.headers.raw()
         trace.response.headers = raw
-        await send({"type": "http.response.start", "status": response.status, "headers": raw})
         if isinstance(body, bytes):
+            if status != 204 and status != 304:
+                # PERF: a plain loop, not any() over a generator: the headers are few.
+                for name, _ in raw:
+                    if name == b"content-length":
+                        break
+                else:
+                    raw.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": raw})
             trace.response.keep(body)
             return {"type": "http.response.body", "body": b"" if head else body}
+        await send({"type": "http.response.start", "status": status, "headers": raw})
         if head:
             await _close(body)
             return {"type": "http.response.body", "body": b""}
