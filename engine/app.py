@@ -663,17 +663,11 @@ def _request(
 ) -> Request:
     host = raw_host.decode("latin-1") if raw_host else _server_host(scope)
     scheme = scope.get("scheme", "http")
-    return Request(
-        method=method,
-        url=f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else ""),
-        path=scope["path"],
-        raw_path=raw_path,
-        query_string=query,
-        headers=headers,
-        body=body,
-        client=tuple(scope["client"]) if scope.get("client") else None,
-        scheme=scheme,
-    )
+    url = f"{scheme}://{host}{raw_path}?{query}" if query else f"{scheme}://{host}{raw_path}"
+    peer = scope.get("client")
+    client = tuple(peer) if peer else None
+    # Positional: method, url, path, raw_path, query_string, headers, body, client, scheme.
+    return Request(method, url, scope["path"], raw_path, query, headers, body, client, scheme)
 
 
 def _server_host(scope: Scope) -> str:

@@ -231,9 +231,10 @@ class Request:
         "url",
     )
 
+    # PERF: positional or keyword: the app passes them positionally, as keyword arguments
+    # to a class call cost a dict built and unpacked again per request.
     def __init__(
         self,
-        *,
         method: str,
         url: str,
         path: str,
