@@ -31,7 +31,7 @@ from urllib.parse import quote
 from .discovery import load_routes
 from .events import EventSink, RequestFinished, RoutesReloaded
 from .http import Headers, Request, Response
-from .loader import Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
+from .loader import HANDLER_ARGS, Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
 from .source import FactsCache
 from .table import Conflict, RouteTable
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Trace
@@ -113,6 +113,51 @@ def _cache_for(loaded: LoadedRoute) -> ResponseCache | None:
     return None
 
 
+_Caller = Callable[[Callable[..., Any], Request, Any, dict[str, Any]], Any]
+
+# PERF: fn(request, params, context) as a call naming just what fn takes, one per set of
+# names. Spelled out, the keyword call is cheap; `fn(**kwargs)` builds a dict per request
+# and unpacks it again, several times the cost.
+_CALLERS: Final[dict[frozenset[str], _Caller]] = {
+    frozenset(): lambda fn, r, p, c: fn(),
+    frozenset({"request"}): lambda fn, r, p, c: fn(request=r),
+    frozenset({"params"}): lambda fn, r, p, c: fn(params=p),
+    frozenset({"context"}): lambda fn, r, p, c: fn(context=c),
+    frozenset({"request", "params"}): lambda fn, r, p, c: fn(request=r, params=p),
+    frozenset({"request", "context"}): lambda fn, r, p, c: fn(request=r, context=c),
+    frozenset({"params", "context"}): lambda fn, r, p, c: fn(params=p, context=c),
+    frozenset(HANDLER_ARGS): lambda fn, r, p, c: fn(request=r, params=p, context=c),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What serving one method of one route takes, worked out when the app is loaded."""
+
+    handler: Callee
+    page: bool
+    layers: tuple[Layer, ...]  # layout, route and handler middleware, outermost first
+    cache: ResponseCache | None  # GET and HEAD only
+    call: _Caller  # calls an async handler with the arguments it names
+
+
+def _targets(loaded: LoadedRoute, cache: ResponseCache | None) -> dict[str, _Target]:
+    """A loaded route's targets by method; HEAD falls back to GET."""
+    targets = {}
+    for method, endpoint in loaded.endpoints.items():
+        handler = endpoint.handler
+        targets[method] = _Target(
+            handler,
+            endpoint.page,
+            loaded.middleware + endpoint.middleware,
+            cache if method in ("GET", "HEAD") else None,
+            _CALLERS[frozenset(handler.wants)],
+        )
+    if "HEAD" not in targets and "GET" in targets:
+        targets["HEAD"] = targets["GET"]
+    return targets
+
+
 @dataclass(frozen=True, slots=True)
 class AppState:
     """One loaded version of the app. Immutable; reload builds a new one."""
@@ -124,6 +169,9 @@ class AppState:
     global_layers: tuple[Layer, ...]
     global_error: str | None
     modules: ModuleCache
+    # PERF: per request, only a route's file and the method pick what to run.
+    targets: dict[str, dict[str, _Target]]  # file -> method -> target; routes that load
+    direct: bool  # no global middleware: the request goes straight to routing
 
 
 def load_state(
@@ -160,8 +208,10 @@ def load_state(
         cache = _cache_for(loaded)
         if cache is not None:
             caches[file] = old if old is not None and old.label == cache.label else cache
+    targets = {file: _targets(loaded, caches.get(file)) for file, loaded in routes.items() if not loaded.error}
     table = _with_import_problems(table, modules)
-    return AppState(table, routes, caches, global_fn, global_layers, global_error, modules)
+    direct = not global_error and global_fn is None and not global_layers
+    return AppState(table, routes, caches, global_fn, global_layers, global_error, modules, targets, direct)
 
 
 def _with_import_problems(table: RouteTable, modules: ModuleCache) -> RouteTable:
@@ -283,7 +333,6 @@ class RouteApp:
         query = scope.get("query_string", b"").decode("latin-1")
         trace = Trace.begin(method, raw_path, query)
         raw_headers = scope["headers"]
-        headers = Headers(raw_headers)
         trace.request.headers = raw_headers
         trace.client = scope.get("client")
         # PERF: one pass over the raw pairs for the few headers the engine itself reads.
@@ -302,11 +351,33 @@ class RouteApp:
                     trace.source = source
             elif name == REPLAY_OF_HEADER_B and value.isdigit():
                 trace.replay_of = int(value)
-        # An HTTP/1.x request with neither header has no body by definition.
-        bodyless = not framed and scope.get("http_version", "1.1") in ("1.1", "1.0")
-        request_info = (length, host, bodyless)
 
-        response = await self._respond(state, scope, receive, method, raw_path, query, headers, trace, request_info)
+        response: Response | None = None
+        body = b""
+        # An HTTP/1.x request with neither header has no body by definition.
+        if framed or scope.get("http_version", "1.1") not in ("1.1", "1.0"):
+            try:
+                body = await _read_body(receive, length, self.body_limit)
+            except _BodyTooLarge:
+                response = Response(f"Payload Too Large: the body limit is {self.body_limit} bytes\n", status=413)
+            except _BadRequest as exc:
+                response = Response(f"Bad Request: {exc}\n", status=400)
+            if body:
+                trace.request.keep(body)
+
+        if response is None:
+            request = _request(scope, method, raw_path, query, Headers(raw_headers), body, host)
+            try:
+                if state.direct:  # PERF: no global middleware: route in this coroutine
+                    routed = self._route(state, request, trace)
+                    response = routed if isinstance(routed, Response) else await self._serve(routed, request, trace, {})
+                else:
+                    response = await self._global(state, request, trace)
+            except Exception as exc:
+                where = getattr(exc, _WHERE, f"{method} {raw_path}")
+                log.exception("%s %s: %s raised", method, raw_path, where)
+                response = self._error(f"{where} raised {type(exc).__name__}: {exc}", traceback.format_exc())
+
         last = await self._send(send, response, method == "HEAD", trace)
         # Published before the last body message: once a client has the whole response,
         # its trace is already on the way to the log and the console.
@@ -314,55 +385,18 @@ class RouteApp:
         self.events.publish(RequestFinished(trace))
         await send(last)
 
-    async def _respond(
-        self,
-        state: AppState,
-        scope: Scope,
-        receive: Receive,
-        method: str,
-        raw_path: str,
-        query: str,
-        headers: Headers,
-        trace: Trace,
-        request_info: tuple[bytes | None, bytes | None, bool],
-    ) -> Response:
-        length, raw_host, bodyless = request_info
-        try:
-            body = b"" if bodyless else await _read_body(receive, length, self.body_limit)
-        except _BodyTooLarge:
-            return Response(f"Payload Too Large: the body limit is {self.body_limit} bytes\n", status=413)
-        except _BadRequest as exc:
-            return Response(f"Bad Request: {exc}\n", status=400)
-        if body:
-            trace.request.keep(body)
-        host = raw_host.decode("latin-1") if raw_host else _server_host(scope)
-        scheme = scope.get("scheme", "http")
-        request = Request(
-            method=method,
-            url=f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else ""),
-            path=scope["path"],
-            raw_path=raw_path,
-            query_string=query,
-            headers=headers,
-            body=body,
-            client=tuple(scope["client"]) if scope.get("client") else None,
-            scheme=scheme,
-        )
-        try:
-            if state.global_error:
-                return self._error(state.global_error, None)
-            if state.global_fn is not None:
-                early = await self._global_function(state.global_fn, request, trace)
-                if early is not None:
-                    return early
-            if state.global_layers:
-                dispatch = partial(self._dispatch, state, request, trace)
-                return await self._chain(state.global_layers, 0, request, {}, trace, dispatch)
-            return await self._dispatch(state, request, trace, {})
-        except Exception as exc:
-            where = getattr(exc, _WHERE, f"{method} {raw_path}")
-            log.exception("%s %s: %s raised", method, raw_path, where)
-            return self._error(f"{where} raised {type(exc).__name__}: {exc}", traceback.format_exc())
+    async def _global(self, state: AppState, request: Request, trace: Trace) -> Response:
+        """The global middleware around routing."""
+        if state.global_error:
+            return self._error(state.global_error, None)
+        if state.global_fn is not None:
+            early = await self._global_function(state.global_fn, request, trace)
+            if early is not None:
+                return early
+        if state.global_layers:
+            dispatch = partial(self._dispatch, state, request, trace)
+            return await self._chain(state.global_layers, 0, request, {}, trace, dispatch)
+        return await self._dispatch(state, request, trace, {})
 
     async def _global_function(self, fn: Callee, request: Request, trace: Trace) -> Response | None:
         span = trace.open_span("middleware", "global", fn.name, fn.file, fn.line)
@@ -377,6 +411,14 @@ class RouteApp:
         return response
 
     async def _dispatch(self, state: AppState, request: Request, trace: Trace, context: dict[str, Any]) -> Response:
+        """Routing and the route's own onion, inside the global middleware."""
+        routed = self._route(state, request, trace)
+        if isinstance(routed, Response):
+            return routed
+        return await self._serve(routed, request, trace, context)
+
+    def _route(self, state: AppState, request: Request, trace: Trace) -> Response | _Target:
+        """Match the request: what serves it, or the response when nothing does."""
         method = request.method
         match = state.table.match(method, request.raw_path)
         status = match.status
@@ -387,38 +429,36 @@ class RouteApp:
             if request.query_string:
                 location += f"?{request.query_string}"
             return Response.redirect(location, status=308)
-        if match.route is None:
+        route = match.route
+        if route is None:
             return Response(f"Not Found: {request.path}\n", status=404)
         trace.route = {"pattern": match.pattern, "file": match.file, "params": match.params}
         request.params = match.params
-        loaded = state.routes.get(match.route.file)
-        if loaded is None or loaded.error:
-            reason = loaded.error if loaded else f"{match.route.file} is not loaded"
+        targets = state.targets.get(route.file)
+        if targets is None:
+            loaded = state.routes.get(route.file)
+            reason = loaded.error if loaded else f"{route.file} is not loaded"
             return self._error(reason or "", loaded.traceback if loaded else None)
-        allow = ", ".join(match.allow)
-        if status == 405:
-            return Response(f"Method Not Allowed: {method}\n", status=405, headers={"allow": allow})
-        endpoint = loaded.endpoints.get(method) or (loaded.endpoints.get("GET") if method == "HEAD" else None)
-        if endpoint is None:
-            if method == "OPTIONS":
+        target = targets.get(method) if status != 405 else None
+        if target is None:
+            allow = ", ".join(match.allow)
+            if method == "OPTIONS" and status != 405:
                 return Response(status=204, headers={"allow": allow})
             return Response(f"Method Not Allowed: {method}\n", status=405, headers={"allow": allow})
-        cache = state.caches.get(loaded.route.file) if method in ("GET", "HEAD") else None
-        layers = loaded.middleware + endpoint.middleware
-        if not layers:  # PERF: no onion to build
-            return await self._handle(endpoint.handler, endpoint.page, cache, request, trace, context)
-        handler = partial(self._handle, endpoint.handler, endpoint.page, cache, request, trace)
-        return await self._chain(layers, 0, request, context, trace, handler)
+        return target
 
-    async def _handle(
-        self,
-        handler: Callee,
-        page: bool,
-        cache: ResponseCache | None,
-        request: Request,
-        trace: Trace,
-        context: dict[str, Any],
-    ) -> Response:
+    def _serve(self, target: _Target, request: Request, trace: Trace, context: dict[str, Any]) -> Awaitable[Response]:
+        """The route's middleware around its handler, as a coroutine to await.
+
+        PERF: a plain function handing back the coroutine: no frame of its own per request.
+        """
+        if not target.layers:
+            return self._handle(target, request, trace, context)
+        handler = partial(self._handle, target, request, trace)
+        return self._chain(target.layers, 0, request, context, trace, handler)
+
+    async def _handle(self, target: _Target, request: Request, trace: Trace, context: dict[str, Any]) -> Response:
+        cache = target.cache
         key = ""
         if cache is not None:
             key = request.raw_path + ("?" + request.query_string if request.query_string else "")
@@ -427,14 +467,14 @@ class RouteApp:
             trace.close_span(span, "hit" if hit else "miss")
             if hit is not None:
                 return hit
+        handler = target.handler
         span = trace.open_span("handler", "handler", handler.name, handler.file, handler.line)
-        available = {"request": request, "params": request.params, "context": context}
         try:
             if handler.is_async:  # PERF: no extra coroutine for the common case
-                result = await handler.fn(**{name: available[name] for name in handler.wants})
+                result = await target.call(handler.fn, request, request.params, context)
             else:
-                result = await self._call(handler, available)
-            response = to_response(result, where=handler, page=page)
+                result = await self._call(handler, {"request": request, "params": request.params, "context": context})
+            response = to_response(result, where=handler, page=target.page)
         except Exception as exc:
             trace.close_span(span, "raise", _format(exc))
             _blame(exc, handler)
@@ -518,17 +558,22 @@ class RouteApp:
 
     async def _send(self, send: Send, response: Response, head: bool, trace: Trace) -> MutableMapping[str, Any]:
         """Send the status, headers and body but the last message, which is returned."""
-        headers = response.headers
         body = response.body
-        raw = headers.raw()
-        sized = isinstance(body, bytes) and response.status not in (204, 304)
-        if sized and not any(k == b"content-length" for k, _ in raw):
-            raw.append((b"content-length", str(len(body)).encode()))  # type: ignore[arg-type]
+        status = response.status
+        raw = response.headers.raw()
         trace.response.headers = raw
-        await send({"type": "http.response.start", "status": response.status, "headers": raw})
         if isinstance(body, bytes):
+            if status != 204 and status != 304:
+                # PERF: a plain loop, not any() over a generator: the headers are few.
+                for name, _ in raw:
+                    if name == b"content-length":
+                        break
+                else:
+                    raw.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": raw})
             trace.response.keep(body)
             return {"type": "http.response.body", "body": b"" if head else body}
+        await send({"type": "http.response.start", "status": status, "headers": raw})
         if head:
             await _close(body)
             return {"type": "http.response.body", "body": b""}
@@ -625,6 +670,18 @@ def _relative_file(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _request(
+    scope: Scope, method: str, raw_path: str, query: str, headers: Headers, body: bytes, raw_host: bytes | None
+) -> Request:
+    host = raw_host.decode("latin-1") if raw_host else _server_host(scope)
+    scheme = scope.get("scheme", "http")
+    url = f"{scheme}://{host}{raw_path}?{query}" if query else f"{scheme}://{host}{raw_path}"
+    peer = scope.get("client")
+    client = tuple(peer) if peer else None
+    # Positional: method, url, path, raw_path, query_string, headers, body, client, scheme.
+    return Request(method, url, scope["path"], raw_path, query, headers, body, client, scheme)
 
 
 def _server_host(scope: Scope) -> str:

@@ -48,6 +48,8 @@ class Headers(Mapping[str, str]):
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] | None = None) -> None:
         if raw is None:
             self._raw: list[tuple[bytes, bytes]] = []
+        elif type(raw) is list:  # PERF: the server's pairs; skips the costly Mapping ABC check
+            self._raw = raw
         elif isinstance(raw, Mapping):
             self._raw = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in raw.items()]
         else:
@@ -229,9 +231,10 @@ class Request:
         "url",
     )
 
+    # PERF: positional or keyword: the app passes them positionally, as keyword arguments
+    # to a class call cost a dict built and unpacked again per request.
     def __init__(
         self,
-        *,
         method: str,
         url: str,
         path: str,
