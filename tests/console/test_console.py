@@ -405,3 +405,38 @@ async def test_footer_offers_what_the_focused_pane_offers(console: ConsoleApp) -
         await pilot.pause()
         keys = {b.binding.id for b in console.active_bindings.values()}
         assert "log.replay" in keys and "routes.open" not in keys
+
+
+DIALECT_APPS = {
+    "tanstack": {
+        "__root.py": "",
+        "index.py": "def GET():\n    return 'home'\n",
+        "users.$id.py": "def GET(params):\n    return {'id': params['id']}\n",
+    },
+    "expo": {
+        "index+api.py": "def GET():\n    return 'home'\n",
+        "users/[id]+api.py": "def GET(params):\n    return {'id': params['id']}\n",
+    },
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECT_APPS))
+async def test_other_dialects_compose_the_same_way(dialect: str, tmp_path: Path) -> None:
+    from tests.conftest import write_app
+
+    running = engine.Engine(write_app(tmp_path / dialect, DIALECT_APPS[dialect]), port=0, log=None, reload=False)
+    running.start()
+    try:
+        app = ConsoleApp(running)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            assert running.table.convention == dialect and dialect in shown(app, "#status")
+            select_route(app, "/users/[id]")
+            await pilot.press("enter", "a", "b")
+            screen = app.screen
+            assert isinstance(screen, ComposerScreen)
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: screen.last is not None)
+            assert screen.last is not None and screen.last.json() == {"id": "ab"}
+    finally:
+        running.stop(timeout=0.5)
