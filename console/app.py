@@ -160,6 +160,13 @@ class ConsoleApp(App[None]):
         self.reload_state = f"reloaded {changed} in {event.duration_ms:.0f} ms"
         self._update_status()
         detail = []
+        routes = {r.file: r for r in self.table.routes}
+        for file in event.changed:
+            route = routes.get(file)
+            if route is not None:
+                detail.append(
+                    f"{route.pattern}: {'load error' if route.error else ' '.join(route.methods) or 'no handlers'}"
+                )
         if event.added:
             detail.append("new: " + ", ".join(event.added))
         if event.removed:
@@ -167,7 +174,7 @@ class ConsoleApp(App[None]):
         if event.new_problems:
             detail.append(f"{len(event.new_problems)} new problem(s): see Problems")
         severity = "error" if any(p.severity == "error" for p in event.new_problems) else "information"
-        self.notify("\n".join(detail) or "routes unchanged", title=f"Reloaded {changed}", severity=severity)
+        self.notify("\n".join(detail) or "no routes changed", title=f"Reloaded {changed}", severity=severity)
 
     def on_server_logged(self, message: ServerLogged) -> None:
         level = message.record.levelname
