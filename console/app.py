@@ -16,10 +16,13 @@ from typing import Any
 import httpx
 from rich.console import RenderableType
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
@@ -110,17 +113,22 @@ class ConsoleApp(App[None]):
                         yield RichLog(id="server-log", max_lines=5000, wrap=True)
         yield Footer()
 
+    @property
+    def main(self) -> Screen[None]:
+        """The routes-and-log screen, whatever is on top of it (the composer, a dialog)."""
+        return self.screen_stack[0]
+
     def on_mount(self) -> None:
         self.bridge.attach()
-        self.query_one(RouteTree).show(self.table)
+        self.main.query_one(RouteTree).show(self.table)
         self._show_problems()
         rows = self.running.log.summaries()
         if rows:
             self.last_id = rows[-1].id
-            self.query_one(LogView).add(rows)
+            self.main.query_one(LogView).add(rows)
         self._update_status()
         self._update_log_heading()
-        self.query_one(RouteTree).focus()
+        self.main.query_one(RouteTree).focus()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
     async def on_unmount(self) -> None:
@@ -132,15 +140,15 @@ class ConsoleApp(App[None]):
         message: str,
         *,
         title: str = "",
-        severity: Any = "information",
+        severity: SeverityLevel = "information",
         timeout: float | None = None,
         markup: bool = False,  # messages quote paths like /users/[id], which are not markup
     ) -> None:
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_problems(self) -> None:
-        self.query_one(TabbedContent).active = "problems-tab"
-        self.query_one("#problems", OptionList).focus()
+        self.main.query_one(TabbedContent).active = "problems-tab"
+        self.main.query_one("#problems", OptionList).focus()
 
     # Engine events ---------------------------------------------------------------
 
@@ -148,13 +156,13 @@ class ConsoleApp(App[None]):
         fresh = [r for r in message.rows if r.id > self.last_id]
         if fresh:
             self.last_id = fresh[-1].id
-            self.query_one(LogView).add(fresh)
+            self.main.query_one(LogView).add(fresh)
             self._update_log_heading()
 
     def on_routes_reloaded(self, message: RoutesReloaded) -> None:
         event = message.event
         self.table = message.table
-        self.query_one(RouteTree).show(self.table)
+        self.main.query_one(RouteTree).show(self.table)
         self._show_problems()
         changed = ", ".join(event.changed) or "the app"
         self.reload_state = f"reloaded {changed} in {event.duration_ms:.0f} ms"
@@ -173,13 +181,13 @@ class ConsoleApp(App[None]):
             detail.append("gone: " + ", ".join(event.removed))
         if event.new_problems:
             detail.append(f"{len(event.new_problems)} new problem(s): see Problems")
-        severity = "error" if any(p.severity == "error" for p in event.new_problems) else "information"
+        severity: SeverityLevel = "error" if any(p.severity == "error" for p in event.new_problems) else "information"
         self.notify("\n".join(detail) or "no routes changed", title=f"Reloaded {changed}", severity=severity)
 
     def on_server_logged(self, message: ServerLogged) -> None:
         level = message.record.levelname
         style = "bold red" if level in ("ERROR", "CRITICAL") else "yellow" if level == "WARNING" else ""
-        self.query_one("#server-log", RichLog).write(Text(message.text, style=style))
+        self.main.query_one("#server-log", RichLog).write(Text(message.text, style=style))
 
     # Status ----------------------------------------------------------------------
 
@@ -198,10 +206,10 @@ class ConsoleApp(App[None]):
         text.append(f" · {self.reload_state}", style="dim")
         if not self.running.persistent:
             text.append(" · log not kept", style="dim")
-        self.query_one("#status", Static).update(text)
+        self.main.query_one("#status", Static).update(text)
 
     def _update_log_heading(self) -> None:
-        log = self.query_one(LogView)
+        log = self.main.query_one(LogView)
         text = Text(log.header_line(), style="bold")
         state = []
         if log.terms:
@@ -210,7 +218,7 @@ class ConsoleApp(App[None]):
         text.append("  " + " · ".join(state), style="dim")
         if text.plain != self._heading:  # PERF: an update lays the screen out again
             self._heading = text.plain
-            self.query_one("#log-heading", Static).update(text)
+            self.main.query_one("#log-heading", Static).update(text)
 
     # The selected request ----------------------------------------------------------
 
@@ -225,7 +233,7 @@ class ConsoleApp(App[None]):
 
     def _show_pending(self) -> None:
         self._entry_timer = None
-        if self._pending_entry is not None:
+        if self._pending_entry is not None and not self._closing:
             self._show_entry(self._pending_entry)
 
     def _show_entry(self, entry_id: int) -> None:
@@ -233,9 +241,9 @@ class ConsoleApp(App[None]):
         self.entry = entry
         if entry is None:
             return
-        self.query_one("#trace", Static).update(render.waterfall(entry, self.palette))
-        self.query_one("#request", Static).update(render.request_view(entry, self.palette))
-        self.query_one("#response", Static).update(render.response_view(entry, self.palette))
+        self.main.query_one("#trace", Static).update(render.waterfall(entry, self.palette))
+        self.main.query_one("#request", Static).update(render.request_view(entry, self.palette))
+        self.main.query_one("#response", Static).update(render.response_view(entry, self.palette))
 
     @on(LogView.Action)
     def _request_action(self, message: LogView.Action) -> None:
@@ -254,7 +262,7 @@ class ConsoleApp(App[None]):
         handlers[message.action](entry)
 
     def _open_trace(self, entry: dict[str, Any]) -> None:
-        self.query_one(TabbedContent).active = "trace-tab"
+        self.main.query_one(TabbedContent).active = "trace-tab"
 
     def replay(self, entry: dict[str, Any]) -> None:
         if entry["method"] in UNSAFE_METHODS:
@@ -364,14 +372,14 @@ class ConsoleApp(App[None]):
         )
 
     def action_composer(self) -> None:
-        tree = self.query_one(RouteTree)
+        tree = self.main.query_one(RouteTree)
         route = tree.selected_route if tree.has_focus else None
         self._open_composer(draft_for_route(route) if route else Draft(), route)
 
     # Problems ----------------------------------------------------------------------
 
     def _show_problems(self) -> None:
-        problems = self.query_one("#problems", OptionList)
+        problems = self.main.query_one("#problems", OptionList)
         problems.clear_options()
         theme = self.palette.theme
         for n, conflict in enumerate(self.table.conflicts):
@@ -383,7 +391,7 @@ class ConsoleApp(App[None]):
             problems.add_option(Option(prompt, id=str(n)))
         if not self.table.conflicts:
             problems.add_option(Option(Text("No problems: every route is reachable.", style="dim"), disabled=True))
-        tab = self.query_one(TabbedContent).get_tab("problems-tab")
+        tab = self.main.query_one(TabbedContent).get_tab("problems-tab")
         count = len(self.table.conflicts)
         tab.label = f"Problems ({count})" if count else "Problems"
         self._show_conflict(0 if count else None)
@@ -394,19 +402,19 @@ class ConsoleApp(App[None]):
             self._show_conflict(int(event.option.id))
 
     def _show_conflict(self, index: int | None) -> None:
-        a, b = self.query_one("#source-a", Static), self.query_one("#source-b", Static)
+        a, b = self.main.query_one("#source-a", Static), self.main.query_one("#source-b", Static)
         if index is None or index >= len(self.table.conflicts):
             a.update("")
             b.update("")
-            self.query_one(RouteTree).mark(())
+            self.main.query_one(RouteTree).mark(())
             return
         conflict = self.table.conflicts[index]
-        self.query_one(RouteTree).mark(conflict.files)
+        self.main.query_one(RouteTree).mark(conflict.files)
         views: list[RenderableType] = []
         for file in conflict.files[:2]:
             lines = _clashing_lines(self.table, file, conflict.message)
             views.append(render.source_view(self.running.app_dir / file, lines, self.palette, file))
-            scroll = self.query_one(f"#source-{'ab'[len(views) - 1]}-scroll", VerticalScroll)
+            scroll = self.main.query_one(f"#source-{'ab'[len(views) - 1]}-scroll", VerticalScroll)
             if lines:
                 self.call_after_refresh(scroll.scroll_to, 0, max(0, min(lines) - 3), animate=False)
         a.update(views[0] if views else "")
@@ -423,44 +431,45 @@ class ConsoleApp(App[None]):
         self._open_filter("#log-filter")
 
     def _open_filter(self, selector: str) -> None:
-        box = self.query_one(selector, Input)
+        box = self.main.query_one(selector, Input)
         box.add_class("open")
         box.focus()
 
     @on(Input.Changed, ".filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         if event.input.id == "route-filter":
-            self.query_one(RouteTree).set_filter(event.value)
+            self.main.query_one(RouteTree).set_filter(event.value)
         else:
-            self.query_one(LogView).set_filter(event.value)
+            self.main.query_one(LogView).set_filter(event.value)
             self._update_log_heading()
 
     @on(Input.Submitted, ".filter")
     def _filter_done(self, event: Input.Submitted) -> None:
-        self._close_filter(event.input, keep=True)
+        self._close_filter(event.input)
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         focused = self.focused
         if event.key == "escape" and isinstance(focused, Input) and focused.has_class("filter"):
             focused.value = ""
-            self._close_filter(focused, keep=False)
+            self._close_filter(focused)
             event.stop()
 
-    def _close_filter(self, box: Input, *, keep: bool) -> None:
+    def _close_filter(self, box: Input) -> None:
+        """Back to the list; an empty filter box hides, a filled one stays to show what is applied."""
         if not box.value:
             box.remove_class("open")
-        target = self.query_one(RouteTree) if box.id == "route-filter" else self.query_one(LogView)
+        target = self.main.query_one(RouteTree) if box.id == "route-filter" else self.main.query_one(LogView)
         target.focus()
 
     # Themes, help, palette actions -------------------------------------------------
 
-    def _theme_changed(self, theme: Any) -> None:
+    def _theme_changed(self, theme: Theme) -> None:
         palette = self.palettes.get(theme.name)
         if palette is None:
             return
         self.palette = palette
-        self.query_one(RouteTree).set_palette(palette)
-        self.query_one(LogView).set_palette(palette)
+        self.main.query_one(RouteTree).set_palette(palette)
+        self.main.query_one(LogView).set_palette(palette)
         self._update_status()
         self._show_problems()
         if self.entry is not None:
@@ -497,21 +506,21 @@ class ConsoleApp(App[None]):
         return rows
 
     def action_replay_selected(self) -> None:
-        self.query_one(LogView).action_replay()
+        self.main.query_one(LogView).action_replay()
 
     def action_export_selected(self) -> None:
         self.export(self.entry)
 
     def action_follow(self) -> None:
-        self.query_one(LogView).action_follow()
+        self.main.query_one(LogView).action_follow()
 
     def action_clear_log(self) -> None:
-        log = self.query_one(LogView)
+        log = self.main.query_one(LogView)
         count = len(log.rows)
         log.clear()
         self.entry = None
         for selector in ("#trace", "#request", "#response"):
-            self.query_one(selector, Static).update("")
+            self.main.query_one(selector, Static).update("")
         self._update_log_heading()
         kept = "the log file keeps them" if self.running.persistent else "this run keeps no log file"
         self.notify(f"cleared {count} requests from the view; {kept}")

@@ -440,3 +440,17 @@ async def test_other_dialects_compose_the_same_way(dialect: str, tmp_path: Path)
             assert screen.last is not None and screen.last.json() == {"id": "ab"}
     finally:
         running.stop(timeout=0.5)
+
+
+async def test_requests_arriving_while_the_composer_is_open_are_listed(console: ConsoleApp) -> None:
+    async with console.run_test(size=(160, 45)) as pilot:
+        await pilot.press("c")
+        assert isinstance(console.screen, ComposerScreen)
+        async with httpx.AsyncClient() as client:
+            for _ in range(3):
+                await client.get(f"{console.running.url}/users")
+        log = console.main.query_one(LogView)  # the screen under the composer
+        await until(pilot, lambda: log.count == 3 and console.entry is not None)
+        await pilot.press("escape")
+        assert console.entry is not None and console.entry["id"] == log.rows[-1].id
+        assert "/users" in shown(console, "#trace")
