@@ -120,6 +120,7 @@ class ConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         self.bridge.attach()
+        self.begin_capture_print(self)  # Textual owns the terminal: prints from handlers land in a pane
         self.main.query_one(RouteTree).show(self.table)
         self._show_problems()
         rows = self.running.log.summaries()
@@ -183,6 +184,13 @@ class ConsoleApp(App[None]):
             detail.append(f"{len(event.new_problems)} new problem(s): see Problems")
         severity: SeverityLevel = "error" if any(p.severity == "error" for p in event.new_problems) else "information"
         self.notify("\n".join(detail) or "no routes changed", title=f"Reloaded {changed}", severity=severity)
+
+    def on_print(self, event: events.Print) -> None:
+        """What the app's code prints (stdout or stderr) goes to the Server log pane."""
+        text = event.text.rstrip("\n")
+        if text.strip():
+            stream = "stderr" if event.stderr else "stdout"
+            self.main.query_one("#server-log", RichLog).write(Text(f"{stream}: {text}", style="dim" * event.stderr))
 
     def on_server_logged(self, message: ServerLogged) -> None:
         level = message.record.levelname

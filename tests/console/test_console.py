@@ -454,3 +454,20 @@ async def test_requests_arriving_while_the_composer_is_open_are_listed(console: 
         await pilot.press("escape")
         assert console.entry is not None and console.entry["id"] == log.rows[-1].id
         assert "/users" in shown(console, "#trace")
+
+
+async def test_what_handlers_print_goes_to_the_server_log_pane(console: ConsoleApp, app_dir: Path) -> None:
+    (app_dir / "noisy").mkdir()
+    (app_dir / "noisy" / "route.py").write_text(
+        "import sys\ndef GET():\n    print('to stdout')\n    print('to stderr', file=sys.stderr)\n    return 'ok'\n"
+    )
+    async with console.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: any(r.pattern == "/noisy" for r in console.table.routes))
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{console.running.url}/noisy")).text == "ok"
+        console.query_one(TabbedContent).active = "server-tab"
+        server_log = console.query_one("#server-log", RichLog)
+        await until(
+            pilot,
+            lambda: {"stdout: to stdout", "stderr: to stderr"} <= {line.text.strip() for line in server_log.lines},
+        )
