@@ -63,13 +63,17 @@ class EventSink:
         self._queue: collections.deque[object] = collections.deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self._lock = threading.Lock()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         with self._lock:
             self._subscribers = (*self._subscribers, subscriber)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._deliver, name="routeconsole-events", daemon=True)
+                self._stop = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._deliver, args=(self._stop,), name="routeconsole-events", daemon=True
+                )
                 self._thread.start()
 
         def unsubscribe() -> None:
@@ -93,7 +97,16 @@ class EventSink:
         self._wake.set()
         return done.wait(timeout)
 
-    def _deliver(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued, then stop the delivery thread (a new subscriber starts another)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None:
+            self._wake.set()
+            thread.join(timeout)
+
+    def _deliver(self, stop: threading.Event) -> None:
         queue, wake = self._queue, self._wake
         while True:
             while queue:
@@ -106,5 +119,7 @@ class EventSink:
                         subscriber(event)
                     except Exception:
                         log.exception("event subscriber %r failed on %s", subscriber, type(event).__name__)
+            if stop.is_set():
+                return
             wake.wait(DRAIN_INTERVAL)
             wake.clear()

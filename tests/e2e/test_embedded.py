@@ -27,6 +27,7 @@ APP = {
 
 def test_requests_are_served_logged_and_fed_live(tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", APP)
+    before = set(threading.enumerate())
     running = engine.Engine(app, port=0)
     fed: list[engine.LogSummary] = []
     arrived = threading.Event()
@@ -52,6 +53,9 @@ def test_requests_are_served_logged_and_fed_live(tmp_path: Path) -> None:
     finally:
         assert running.stop() == []
     assert (app / ".routeconsole" / "log.sqlite3").exists()
+    # Nothing of it keeps running: server, watcher, log writer, event delivery.
+    left = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("routeconsole-") and t.is_alive()]
+    assert [n for n in left if not n.startswith("routeconsole-handler")] == []
 
 
 def test_a_run_without_a_log_file_keeps_nothing_behind(tmp_path: Path) -> None:
