@@ -251,6 +251,7 @@ class RouteApp:
         self.body_limit = body_limit
         self.debug = debug
         self.events = events if events is not None else EventSink()
+        self._owns_events = events is None  # a sink passed in is its caller's to close
         # Sync handlers and middleware run here, so a blocking one never stalls the loop.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="routeconsole-handler")
         self._facts = FactsCache()
@@ -589,6 +590,8 @@ class RouteApp:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._owns_events:
+            self.events.close()
 
 
 def create_app(
