@@ -111,27 +111,25 @@ def request_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
         line.append(f" · replay of #{entry['replay_of']}", style="dim")
     if entry.get("client"):
         line.append(f" · from {entry['client']}", style="dim")
-    message = entry["request"]
-    return Group(
-        line,
-        Text(""),
-        headers_table(message["headers"]),
-        Text(""),
-        body_view(message, content_type(entry, "request"), palette),
-    )
+    return _message_view(line, entry, "request", palette)
 
 
 def response_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
-    message = entry["response"]
     line = Text()
     line.append(str(entry["status"]), style=palette.status(entry["status"]))
-    line.append(f"   {entry['duration_ms']:.1f} ms · {message['size']:,} bytes", style="dim")
+    line.append(f"   {entry['duration_ms']:.1f} ms · {entry['response']['size']:,} bytes", style="dim")
+    return _message_view(line, entry, "response", palette)
+
+
+def _message_view(line: Text, entry: dict[str, Any], which: str, palette: Palette) -> RenderableType:
+    """A summary line, the headers, then the body."""
+    message = entry[which]
     return Group(
         line,
         Text(""),
         headers_table(message["headers"]),
         Text(""),
-        body_view(message, content_type(entry, "response"), palette),
+        body_view(message, content_type(entry, which), palette),
     )
 
 

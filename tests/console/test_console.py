@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,6 +48,17 @@ def select_route(app: ConsoleApp, pattern: str) -> None:
             return
         stack.extend(node.children)
     raise AssertionError(f"{pattern} is not in the tree")
+
+
+async def logged(console: ConsoleApp, pilot: Any, method: str, path: str, **kwargs: Any) -> LogView:
+    """Send a request from outside, wait for its row, and focus the log on it."""
+    log = console.main.query_one(LogView)
+    count = log.count
+    async with httpx.AsyncClient() as client:
+        await client.request(method, f"{console.running.url}{path}", **kwargs)
+    await until(pilot, lambda: log.count == count + 1)
+    log.focus()
+    return log
 
 
 async def test_first_screen_shows_the_routes_and_where_they_are_served(console: ConsoleApp) -> None:
@@ -158,11 +170,7 @@ async def test_invalid_json_is_not_sent_and_says_why(console: ConsoleApp) -> Non
 
 async def test_replay_makes_a_linked_row_and_diff_compares_it(console: ConsoleApp) -> None:
     async with console.run_test(size=(160, 45)) as pilot:
-        async with httpx.AsyncClient() as client:
-            await client.get(f"{console.running.url}/users/5")
-        log = console.query_one(LogView)
-        await until(pilot, lambda: log.count == 1)
-        log.focus()
+        log = await logged(console, pilot, "GET", "/users/5")
         await pilot.press("r")  # GET: no question asked
         await until(pilot, lambda: log.count == 2)
         assert log.rows[1].replay_of == log.rows[0].id and log.rows[1].source == "replay"
@@ -175,11 +183,7 @@ async def test_replay_makes_a_linked_row_and_diff_compares_it(console: ConsoleAp
 
 async def test_replaying_a_post_asks_first(console: ConsoleApp) -> None:
     async with console.run_test(size=(160, 45)) as pilot:
-        async with httpx.AsyncClient() as client:
-            await client.post(f"{console.running.url}/users", json={"id": "9", "name": "Cy"})
-        log = console.query_one(LogView)
-        await until(pilot, lambda: log.count == 1)
-        log.focus()
+        log = await logged(console, pilot, "POST", "/users", json={"id": "9", "name": "Cy"})
         await pilot.press("r")
         assert isinstance(console.screen, ConfirmScreen)
         await pilot.press("n")
@@ -192,11 +196,7 @@ async def test_replaying_a_post_asks_first(console: ConsoleApp) -> None:
 
 async def test_edit_loads_the_entry_into_the_composer_and_sends_it_as_a_replay(console: ConsoleApp) -> None:
     async with console.run_test(size=(160, 45)) as pilot:
-        async with httpx.AsyncClient() as client:
-            await client.post(f"{console.running.url}/users?x=1", json={"id": "3", "name": "Di"})
-        log = console.query_one(LogView)
-        await until(pilot, lambda: log.count == 1)
-        log.focus()
+        log = await logged(console, pilot, "POST", "/users?x=1", json={"id": "3", "name": "Di"})
         await pilot.press("e")
         screen = console.screen
         assert isinstance(screen, ComposerScreen)
@@ -220,11 +220,7 @@ async def test_export_copies_curl_and_writes_har(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     async with console.run_test(size=(160, 45)) as pilot:
-        async with httpx.AsyncClient() as client:
-            await client.get(f"{console.running.url}/users/8?q=a b")
-        log = console.query_one(LogView)
-        await until(pilot, lambda: log.count == 1)
-        log.focus()
+        await logged(console, pilot, "GET", "/users/8?q=a b")
         await pilot.press("x")
         assert isinstance(console.screen, ExportScreen)
         await pilot.press("enter")  # the first option: curl
