@@ -54,6 +54,8 @@ class ConsoleApp(App[None]):
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, and how to remap it", id="app.help"),
         Binding("c", "composer", "Composer", tooltip="Compose a request", id="app.composer"),
         Binding("p", "problems", "Problems", tooltip="Route conflicts and load errors", id="app.problems"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", show=False, id="app.next_tab"),
+        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False, id="app.previous_tab"),
         Binding("t", "focus('routes')", "Routes", show=False, id="app.focus_routes"),
         Binding("l", "focus('log')", "Log", show=False, id="app.focus_log"),
     ]
@@ -146,6 +148,18 @@ class ConsoleApp(App[None]):
         markup: bool = False,  # messages quote paths like /users/[id], which are not markup
     ) -> None:
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The main screen's keys do nothing while the composer or a dialog is on top."""
+        return action not in self.MAIN_SCREEN_ACTIONS or self.screen is self.main
+
+    def action_tab(self, step: int) -> None:
+        """Cycle the detail tabs: Trace, Request, Response, Problems, Server log."""
+        tabs = self.main.query_one(TabbedContent)
+        ids = [pane.id for pane in tabs.query(TabPane) if pane.id]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
 
     def action_problems(self) -> None:
         self.main.query_one(TabbedContent).active = "problems-tab"

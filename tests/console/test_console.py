@@ -467,3 +467,19 @@ async def test_what_handlers_print_goes_to_the_server_log_pane(console: ConsoleA
             pilot,
             lambda: {"stdout: to stdout", "stderr: to stderr"} <= {line.text.strip() for line in server_log.lines},
         )
+
+
+async def test_brackets_cycle_the_detail_tabs_and_main_keys_rest_under_the_composer(console: ConsoleApp) -> None:
+    async with console.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        tabs = console.query_one(TabbedContent)
+        await pilot.press("right_square_bracket")
+        assert tabs.active == "request-tab"
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert tabs.active == "server-tab"
+        await pilot.press("c")
+        composer = console.screen
+        assert isinstance(composer, ComposerScreen)
+        composer.query_one("#send").focus()
+        await pilot.press("c", "p")  # not another composer, not the main screen's tabs
+        assert console.screen is composer and tabs.active == "server-tab"
