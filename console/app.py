@@ -269,7 +269,8 @@ class ConsoleApp(App[None]):
 
     @on(LogView.Action)
     def _request_action(self, message: LogView.Action) -> None:
-        entry = self.running.log.get(message.row.id)
+        shown = self.entry
+        entry = shown if shown is not None and shown["id"] == message.row.id else self.running.log.get(message.row.id)
         if entry is None:
             self.notify(f"#{message.row.id} is no longer in the log", severity="error")
             return
@@ -301,10 +302,7 @@ class ConsoleApp(App[None]):
 
     @work(group="replay")
     async def _replay(self, entry: dict[str, Any]) -> None:
-        request = engine.replay_request(entry)
-        base = httpx.URL(self.running.url or "")
-        request.url = request.url.copy_with(scheme=base.scheme, host=base.host, port=base.port)
-        request.headers["host"] = f"{base.host}:{base.port}"
+        request = engine.replay_request(entry, self.running.url or "")
         try:
             response = await self.client.send(request)
         except httpx.HTTPError as exc:

@@ -377,7 +377,7 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[Repl
         try:
             with httpx.Client(timeout=30) as client:
                 find = (lambda original: reader.wait_for_replay(original)) if reader else None
-                return replay_entries(chosen, client=_retarget(client, args.url), find_replay=find)
+                return replay_entries(chosen, client=client, base=args.url, find_replay=find)
         finally:
             if reader is not None:
                 reader.close()
@@ -398,24 +398,12 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[Repl
 
     try:
         with httpx.Client(timeout=30) as client:
-            return replay_entries(chosen, client=_retarget(client, url), find_replay=find_replay)
+            return replay_entries(chosen, client=client, base=url, find_replay=find_replay)
     finally:
         server.stop()
         if request_log is not None:
             app.events.flush()
             request_log.close()
-
-
-def _retarget(client: httpx.Client, base: str) -> httpx.Client:
-    """Replay requests name a placeholder host; send them to `base` instead."""
-    target = httpx.URL(base)
-
-    def rewrite(request: httpx.Request) -> None:
-        request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
-        request.headers["host"] = f"{target.host}:{target.port}" if target.port else target.host
-
-    client.event_hooks["request"] = [rewrite]
-    return client
 
 
 def cmd_console(args: argparse.Namespace) -> int:

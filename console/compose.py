@@ -8,7 +8,6 @@ parse_pairs("a=1\\nb = two words\\n# note\\n", "=")  -> [("a", "1"), ("b", "two 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode
@@ -20,26 +19,35 @@ from engine import REPLAY_OF_HEADER, SOURCE_HEADER
 
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_KINDS: Final = ("json", "form", "text")
-# Set by the client or the connection, not by the person composing.
-_NOT_EDITABLE: Final = frozenset({"host", "content-length", "transfer-encoding", "connection", SOURCE_HEADER})
-_NOT_EDITABLE_REPLAY: Final = _NOT_EDITABLE | {REPLAY_OF_HEADER}
-
-_SEGMENT = re.compile(r"^\[(\[)?(\.\.\.)?([^\]]+)\]?\]$")
+# Set by the client, the connection or the composer itself, not by the person composing.
+_NOT_EDITABLE: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", SOURCE_HEADER, REPLAY_OF_HEADER}
+)
 
 
 class ComposeError(ValueError):
     """A field holds something that cannot be sent; the message says which and why."""
 
 
+def parse_segment(part: str) -> tuple[str | None, str]:
+    """(kind, name) of a canonical pattern segment; kind is None for static text.
+
+    `[id]` -> ("param", "id"), `[...path]` -> ("catchall", "path"),
+    `[[...slug]]` -> ("optional", "slug"), `users` -> (None, "users").
+    """
+    if part.startswith("[[...") and part.endswith("]]"):
+        return "optional", part[5:-2]
+    if part.startswith("[...") and part.endswith("]"):
+        return "catchall", part[4:-1]
+    if part.startswith("[") and part.endswith("]"):
+        return "param", part[1:-1]
+    return None, part
+
+
 def pattern_params(pattern: str) -> list[tuple[str, str]]:
     """(name, kind) of each dynamic segment of a canonical pattern, kind param|catchall|optional."""
-    found = []
-    for part in pattern.strip("/").split("/"):
-        m = _SEGMENT.match(part)
-        if m:
-            kind = "optional" if m.group(1) else "catchall" if m.group(2) else "param"
-            found.append((m.group(3), kind))
-    return found
+    segments = (parse_segment(part) for part in pattern.strip("/").split("/"))
+    return [(name, kind) for kind, name in segments if kind is not None]
 
 
 def fill_pattern(pattern: str, values: dict[str, str]) -> str:
@@ -47,20 +55,18 @@ def fill_pattern(pattern: str, values: dict[str, str]) -> str:
     an empty required one stays as its pattern text so the mistake is visible."""
     out: list[str] = []
     for part in pattern.strip("/").split("/"):
-        m = _SEGMENT.match(part)
-        if not m:
+        kind, name = parse_segment(part)
+        value = values.get(name, "").strip() if kind else ""
+        if kind is None:
             if part:
                 out.append(part)
-            continue
-        value = values.get(m.group(3), "").strip()
-        if not value:
-            if not m.group(1):
+        elif not value:
+            if kind != "optional":
                 out.append(part)
-            continue
-        if m.group(2):  # catch-alls take several segments
-            out.append("/".join(quote(piece, safe="") for piece in value.strip("/").split("/")))
-        else:
+        elif kind == "param":
             out.append(quote(value, safe=""))
+        else:  # catch-alls take several segments
+            out.append("/".join(quote(piece, safe="") for piece in value.strip("/").split("/")))
     return "/" + "/".join(out)
 
 
@@ -120,7 +126,7 @@ class Draft:
                 content = self.body.encode("utf-8")
             if "content-type" not in names:
                 headers.append(("content-type", default_type))
-        headers = [(k, v) for k, v in headers if k.lower() not in _NOT_EDITABLE_REPLAY]
+        headers = [(k, v) for k, v in headers if k.lower() not in _NOT_EDITABLE]
         if self.replay_of is not None:
             headers += [(SOURCE_HEADER, "replay"), (REPLAY_OF_HEADER, str(self.replay_of))]
         else:
@@ -138,7 +144,7 @@ def draft_for_route(route: engine.Route) -> Draft:
 def draft_for_entry(entry: dict[str, Any]) -> Draft:
     """A logged request, ready to edit and send as a replay of it."""
     request = entry["request"]
-    headers = [(k, v) for k, v in request["headers"] if k.lower() not in _NOT_EDITABLE_REPLAY]
+    headers = [(k, v) for k, v in request["headers"] if k.lower() not in _NOT_EDITABLE]
     mime = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].strip().lower()
     body = request["body"] if request["body_encoding"] == "utf-8" else ""
     kind = "json" if "json" in mime else "form" if mime == "application/x-www-form-urlencoded" else "text"

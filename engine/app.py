@@ -42,6 +42,7 @@ REPLAY_OF_HEADER_B: Final = REPLAY_OF_HEADER.encode()
 log = logging.getLogger("routeconsole.app")
 
 DEFAULT_BODY_LIMIT: Final = 10 * 1024 * 1024
+HANDLER_THREAD_PREFIX: Final = "routeconsole-handler"  # sync handlers' pool threads
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -253,7 +254,7 @@ class RouteApp:
         self.events = events if events is not None else EventSink()
         self._owns_events = events is None  # a sink passed in is its caller's to close
         # Sync handlers and middleware run here, so a blocking one never stalls the loop.
-        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="routeconsole-handler")
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix=HANDLER_THREAD_PREFIX)
         self._facts = FactsCache()
         self._reload_lock = threading.Lock()
         self.state = load_state(app_dir, convention, facts=self._facts)

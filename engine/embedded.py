@@ -18,14 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from .app import DEFAULT_BODY_LIMIT, RouteApp
+from .app import DEFAULT_BODY_LIMIT, HANDLER_THREAD_PREFIX, RouteApp
 from .events import EventSink
 from .reload import Reloader
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server
 from .store import RequestLog, default_log_path
 from .table import RouteTable
-
-HANDLER_THREAD_PREFIX = "routeconsole-handler"
 
 
 class Engine:

@@ -1,7 +1,7 @@
 """Replay logged requests against today's code and diff the answers.
 
-    results = replay_entries(entries, app=app)          # in-process, through the ASGI app
-    results = replay_entries(entries, url="http://127.0.0.1:8000")   # a running server
+    with httpx.Client() as client:
+        results = replay_entries(entries, client=client, base="http://127.0.0.1:8000")
 
 Each replay is sent with `x-routeconsole-source: replay` and `x-routeconsole-replay-of: ID`,
 so the log records it as a new entry linked to its original (never an overwrite). The
@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import httpx
 
-from .export import SKIP_HEADERS, entry_body
+from .export import SKIP_HEADERS, entry_body, entry_url
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER
 
 # Headers that change on every response without meaning anything changed.
@@ -107,26 +107,25 @@ def compare(original: Answer, new: Answer, *, label: str = "") -> str:
     return "\n".join(diff)
 
 
-def replay_request(entry: dict[str, Any]) -> httpx.Request:
+def replay_request(entry: dict[str, Any], base: str) -> httpx.Request:
+    """The logged request again, addressed to the server at `base` (its Host follows)."""
     headers = [(k, v) for k, v in entry["request"]["headers"] if k not in SKIP_HEADERS]
     headers += [(SOURCE_HEADER, "replay"), (REPLAY_OF_HEADER, str(entry["id"]))]
-    query = f"?{entry['query']}" if entry["query"] else ""
-    return httpx.Request(
-        entry["method"], f"http://replay{entry['path']}{query}", headers=headers, content=entry_body(entry["request"])
-    )
+    return httpx.Request(entry["method"], entry_url(entry, base), headers=headers, content=entry_body(entry["request"]))
 
 
 def replay_entries(
     entries: Iterable[dict[str, Any]],
     *,
     client: httpx.Client,
+    base: str,
     find_replay: Any = None,
 ) -> list[ReplayResult]:
-    """Send each entry again with `client` and compare. `find_replay(original_id)` returns
-    the log id of the new entry, when the caller can look it up."""
+    """Send each entry again to the server at `base` and compare. `find_replay(original_id)`
+    returns the log id of the new entry, when the caller can look it up."""
     results = []
     for entry in entries:
-        request = replay_request(entry)
+        request = replay_request(entry, base)
         original = Answer.from_entry(entry)
         try:
             response = client.send(request)

@@ -190,22 +190,22 @@ class LogView(ScrollView, can_focus=True):
             path = path[: path_width - 1] + "…"
         mark = "↻" if row.replay_of else ("✎" if row.source == "composer" else " ")
         status = str(row.status) if row.status else "---"
+        gap = Segment(" ", base)
         segments = [
             Segment(f"{row.id:>6}{mark}", dim),
-            Segment(" "),
+            gap,
             Segment(when.ljust(13), dim),
-            Segment(" "),
+            gap,
             Segment(row.method.ljust(8)[:8], base + self.palette.method(row.method)),
-            Segment(" "),
+            gap,
             Segment(status.ljust(7), base + self.palette.status(row.status)),
-            Segment(" "),
+            gap,
             Segment(f"{row.duration_ms:>9.1f}", base),
-            Segment(" "),
+            gap,
             Segment(path.ljust(path_width), base),
-            Segment(" "),
+            gap,
             Segment((row.pattern or "—")[:24].ljust(24), dim),
         ]
-        segments = [Segment(s.text, s.style or base) for s in segments]
         strip = Strip(segments).crop(scroll_x, scroll_x + width)
         return strip.extend_cell_length(width, base)
 
@@ -228,9 +228,7 @@ class LogView(ScrollView, can_focus=True):
         if not self.count:
             return
         target = min(max(self.cursor + delta, 0), self.count - 1)
-        self.following = target == self.count - 1 and self.following
-        if delta < 0:
-            self.following = False
+        self.following = self.following and delta > 0 and target == self.count - 1
         self.cursor = target
 
     def action_page(self, direction: int) -> None:

@@ -14,6 +14,7 @@ from textual.widgets.tree import TreeNode
 
 import engine
 
+from ..compose import parse_segment
 from ..theming import Palette
 
 
@@ -23,26 +24,6 @@ class RouteNode:
 
     path: str  # the pattern up to and including this segment
     route: engine.Route | None = None
-
-
-def segment_kind(segment: str) -> str | None:
-    """The kind of a canonical pattern segment: None for static text."""
-    if segment.startswith("[[..."):
-        return "optional"
-    if segment.startswith("[..."):
-        return "catchall"
-    if segment.startswith("["):
-        return "param"
-    return None
-
-
-def pattern_label(pattern: str, palette: Palette) -> Text:
-    text = Text()
-    for part in pattern.strip("/").split("/"):
-        text.append("/")
-        kind = segment_kind(part)
-        text.append(part, style=palette.segment(kind) if kind else "")
-    return text if pattern != "/" else Text("/")
 
 
 def route_problems(conflicts: Iterable[engine.Conflict]) -> dict[str, str]:
@@ -155,7 +136,7 @@ class RouteTree(Tree[RouteNode]):
         self.scroll_to_node(node, animate=False)
 
     def _segment_label(self, part: str) -> Text:
-        kind = segment_kind(part)
+        kind, _ = parse_segment(part)
         return Text(part, style=self.palette.segment(kind) if kind else "")
 
     def _route_label(self, part: str, route: engine.Route, severity: str | None) -> Text:

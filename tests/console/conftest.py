@@ -13,7 +13,6 @@ from rich.console import Console
 
 import engine
 from console.app import ConsoleApp
-from console.config import Config
 from tests.conftest import write_app
 
 APP = {
@@ -70,9 +69,6 @@ def console(running: engine.Engine) -> ConsoleApp:
     return ConsoleApp(running)
 
 
-MakeConsole = Callable[..., ConsoleApp]
-
-
 def text_of(renderable: Any, width: int = 160) -> str:
     """What a Rich renderable (a Static's content) says, as plain text."""
     out = Console(width=width, record=True, file=io.StringIO(), color_system=None)
@@ -114,7 +110,3 @@ def fixed_trace(
     trace.source = source
     trace.replay_of = replay_of
     return trace
-
-
-def snapshot_config() -> Config:
-    return Config()
