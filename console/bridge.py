@@ -1,6 +1,6 @@
 """The one place engine threads meet the UI: engine events and log records in, Textual messages out.
 
-The engine calls back on its own threads (the event sink's, the log writer's, the server's);
+The engine calls back on its own threads (the server's, the watcher's, the log writer's);
 `post_message` is thread-safe, so each callback only wraps what it got in a message and
 returns. Nothing here waits on the UI, and nothing in the UI waits on the engine.
 """

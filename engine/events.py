@@ -1,16 +1,26 @@
 """Events the engine publishes, and the sink that hands them to subscribers.
 
     sink = EventSink()
-    unsubscribe = sink.subscribe(print)      # called on the sink's own thread
+    unsubscribe = sink.subscribe(print)
     app = create_app("./app", events=sink)   # every request -> RequestFinished(trace)
 
-`publish` never makes a request wait: it appends the event to a deque and returns, without
-waking anyone. One daemon thread delivers events in order, draining the deque every few
-milliseconds; a subscriber that raises is logged, not fatal.
+`publish` never makes a request wait: it appends the event to a deque and returns. Events
+published on a running event loop (every `RequestFinished`) are delivered in batches by
+one timer on that loop, `DRAIN_INTERVAL` after the first event of a batch; an event
+published with no loop running (a reload, say, from the watcher's thread) is delivered at
+once, on the publisher's thread, after whatever was still queued. Either way subscribers
+see events in order and one at a time. A subscriber must return quickly, handing slow work
+to a thread of its own as the request log does; one that raises is logged, not fatal.
+
+PERF: there is no delivery thread. One that woke every few milliseconds took the GIL from
+the event loop at each wake: under load it cost the server about 5% of its requests per
+second (bench_serve, side by side), more than building the traces. A timer on the loop
+costs one callback per batch, and an idle server does nothing at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
@@ -61,65 +71,82 @@ class EventSink:
     def __init__(self) -> None:
         self._subscribers: tuple[Subscriber, ...] = ()
         self._queue: collections.deque[object] = collections.deque()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._pending: asyncio.AbstractEventLoop | None = None  # the loop whose timer will deliver
+        # Held while delivering, so that subscribers are called one event at a time, in
+        # order, whichever thread delivers. Reentrant: a subscriber may publish or flush.
+        self._delivering = threading.RLock()
+        self._draining = False
+        self._subscribing = threading.Lock()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        with self._lock:
+        with self._subscribing:
             self._subscribers = (*self._subscribers, subscriber)
-            if self._thread is None:
-                self._stop = threading.Event()
-                self._thread = threading.Thread(
-                    target=self._deliver, args=(self._stop,), name="routeconsole-events", daemon=True
-                )
-                self._thread.start()
 
         def unsubscribe() -> None:
-            with self._lock:
+            with self._subscribing:
                 self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
 
         return unsubscribe
 
     def publish(self, event: object) -> None:
         # PERF: with no subscriber an event costs one attribute read; with some, a deque
-        # append. Waking the delivery thread per request cost a GIL hand-off each time.
-        if self._subscribers:
-            self._queue.append(event)
+        # append, and once per batch a timer.
+        if not self._subscribers:
+            return
+        self._queue.append(event)
+        pending = self._pending
+        if pending is not None and not pending.is_closed():
+            return  # that loop's timer delivers it (a closed loop's timer never fires)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop on this thread: deliver here and now
+            self.flush()
+            return
+        self._pending = loop
+        loop.call_later(DRAIN_INTERVAL, self._on_timer, loop)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every event published so far has been delivered."""
-        if self._thread is None:
-            return True
-        done = threading.Event()
-        self._queue.append(done)
-        self._wake.set()
-        return done.wait(timeout)
+        """Deliver every event published so far, on this thread; False if another thread's
+        delivery did not finish within `timeout` seconds."""
+        if not self._delivering.acquire(timeout=timeout):
+            return False
+        try:
+            self._drain()
+        finally:
+            self._delivering.release()
+        return True
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued, then stop the delivery thread (a new subscriber starts another)."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        if thread is not None:
-            self._wake.set()
-            thread.join(timeout)
+        """Deliver what is queued. The sink stays usable: later events are delivered as before."""
+        self.flush(timeout)
 
-    def _deliver(self, stop: threading.Event) -> None:
-        queue, wake = self._queue, self._wake
-        while True:
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The loop never waits: if another thread is delivering, try again later.
+        if not self._delivering.acquire(blocking=False):
+            loop.call_later(DRAIN_INTERVAL, self._on_timer, loop)
+            return
+        try:
+            self._drain()
+        finally:
+            self._delivering.release()
+
+    def _drain(self) -> None:
+        # Called holding `_delivering`. A subscriber that publishes or flushes lands here
+        # again on the same thread: the delivery under way takes its events, in order.
+        if self._draining:
+            return
+        self._draining = True
+        # Cleared before the queue is emptied: an event appended after this is either
+        # delivered by the loop below or finds no timer pending and sets one.
+        self._pending = None
+        queue = self._queue
+        try:
             while queue:
                 event = queue.popleft()
-                if isinstance(event, threading.Event):
-                    event.set()
-                    continue
                 for subscriber in self._subscribers:
                     try:
                         subscriber(event)
                     except Exception:
                         log.exception("event subscriber %r failed on %s", subscriber, type(event).__name__)
-            if stop.is_set():
-                return
-            wake.wait(DRAIN_INTERVAL)
-            wake.clear()
+        finally:
+            self._draining = False

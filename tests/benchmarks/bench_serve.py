@@ -36,7 +36,7 @@ or take the requests in flight when the load stopped (at most one per connection
 
 Load: `wrk -t1 -c64 -d{N}s --latency` against 127.0.0.1 only. The machine has 2 cores and a
 Python server saturates one of them. Measured here (CPU time from /proc during a 5 s run):
-each server child uses 100% of a core (the engine ~105%, its event thread included) while
+each server child uses 100% of a core while
 wrk -t1 uses ~10% of the other, so the server is the bottleneck and wrk has room to spare.
 wrk -t2 gave the same requests/s within noise (bare ~3,860 vs ~3,830; engine ~2,900 vs
 ~2,830) but adds a second load thread competing with the server's threads and the OS for
@@ -194,7 +194,7 @@ def starlette_app() -> Any:
 
 
 class FinishedCounter:
-    """An `EventSink` subscriber: counts `RequestFinished` events (on the sink's thread)."""
+    """An `EventSink` subscriber: counts `RequestFinished` events (delivered in batches on the loop)."""
 
     def __init__(self) -> None:
         import engine
