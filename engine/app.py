@@ -34,7 +34,7 @@ from .http import Headers, Request, Response
 from .loader import HANDLER_ARGS, Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
 from .source import FactsCache
 from .table import Conflict, RouteTable
-from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Trace
+from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Span, Trace
 
 SOURCE_HEADER_B: Final = SOURCE_HEADER.encode()
 REPLAY_OF_HEADER_B: Final = REPLAY_OF_HEADER.encode()
@@ -140,6 +140,7 @@ class _Target:
     layers: tuple[Layer, ...]  # layout, route and handler middleware, outermost first
     cache: ResponseCache | None  # GET and HEAD only
     call: _Caller  # calls an async handler with the arguments it names
+    plain: bool  # an async handler with no middleware and no cache: run straight from the request
 
 
 def _targets(loaded: LoadedRoute, cache: ResponseCache | None) -> dict[str, _Target]:
@@ -147,13 +148,11 @@ def _targets(loaded: LoadedRoute, cache: ResponseCache | None) -> dict[str, _Tar
     targets = {}
     for method, endpoint in loaded.endpoints.items():
         handler = endpoint.handler
-        targets[method] = _Target(
-            handler,
-            endpoint.page,
-            loaded.middleware + endpoint.middleware,
-            cache if method in ("GET", "HEAD") else None,
-            _CALLERS[frozenset(handler.wants)],
-        )
+        layers = loaded.middleware + endpoint.middleware
+        target_cache = cache if method in ("GET", "HEAD") else None
+        plain = handler.is_async and not layers and target_cache is None
+        call = _CALLERS[frozenset(handler.wants)]
+        targets[method] = _Target(handler, endpoint.page, layers, target_cache, call, plain)
     if "HEAD" not in targets and "GET" in targets:
         targets["HEAD"] = targets["GET"]
     return targets
@@ -333,10 +332,8 @@ class RouteApp:
         raw_path = raw.decode("latin-1") if raw else quote(scope["path"])
         raw_path = raw_path.split("?", 1)[0]  # some servers keep the query in raw_path
         query = scope.get("query_string", b"").decode("latin-1")
-        trace = Trace.begin(method, raw_path, query)
         raw_headers = scope["headers"]
-        trace.request.headers = raw_headers
-        trace.client = scope.get("client")
+        trace = Trace.begin(method, raw_path, query, raw_headers, scope.get("client"))
         # PERF: one pass over the raw pairs for the few headers the engine itself reads.
         length = host = None
         framed = False  # the request says how its body is delimited
@@ -370,17 +367,37 @@ class RouteApp:
         if response is None:
             request = _request(scope, method, raw_path, query, Headers(raw_headers), body, host)
             try:
-                if state.direct:  # PERF: no global middleware: route in this coroutine
-                    routed = self._route(state, request, trace)
-                    response = routed if isinstance(routed, Response) else await self._serve(routed, request, trace, {})
-                else:
+                if not state.direct:
                     response = await self._global(state, request, trace)
+                else:  # PERF: no global middleware: route in this coroutine
+                    routed = self._route(state, request, trace)
+                    if isinstance(routed, Response):
+                        response = routed
+                    elif routed.plain:  # PERF: and run the handler here too: one coroutine less
+                        handler = routed.handler
+                        span = trace.open_span("handler", "handler", handler.name, handler.file, handler.line)
+                        try:
+                            result = await routed.call(handler.fn, request, request.params, {})
+                            response = to_response(result, where=handler, page=routed.page)
+                        except Exception as exc:
+                            _failed(exc, trace, span, handler)
+                            raise
+                        trace.close_span(span, "respond")
+                    else:
+                        response = await self._serve(routed, request, trace, {})
             except Exception as exc:
                 where = getattr(exc, _WHERE, f"{method} {raw_path}")
                 log.exception("%s %s: %s raised", method, raw_path, where)
                 response = self._error(f"{where} raised {type(exc).__name__}: {exc}", traceback.format_exc())
 
-        last = await self._send(send, response, method == "HEAD", trace)
+        whole = response.body
+        last: MutableMapping[str, Any]
+        if isinstance(whole, bytes):  # PERF: the common case, sent from here: no coroutine of its own
+            headers = _head(response, whole, trace)
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            last = {"type": "http.response.body", "body": b"" if method == "HEAD" else whole}
+        else:
+            last = await self._stream(send, response, method == "HEAD", trace)
         # Published before the last body message: once a client has the whole response,
         # its trace is already on the way to the log and the console.
         trace.finish(response.status)
@@ -478,8 +495,7 @@ class RouteApp:
                 result = await self._call(handler, {"request": request, "params": request.params, "context": context})
             response = to_response(result, where=handler, page=target.page)
         except Exception as exc:
-            trace.close_span(span, "raise", _format(exc))
-            _blame(exc, handler)
+            _failed(exc, trace, span, handler)
             raise
         trace.close_span(span, "respond")
         if cache is not None:
@@ -524,8 +540,7 @@ class RouteApp:
                 result = inner[-1]
             response = to_response(result, where=fn)
         except Exception as exc:
-            trace.close_span(span, "raise", _format(exc))
-            _blame(exc, fn)
+            _failed(exc, trace, span, fn)
             raise
         trace.close_span(span, "next" if inner else "respond")
         return response
@@ -558,24 +573,13 @@ class RouteApp:
             body += "\n" + tb
         return Response(body, status=500)
 
-    async def _send(self, send: Send, response: Response, head: bool, trace: Trace) -> MutableMapping[str, Any]:
-        """Send the status, headers and body but the last message, which is returned."""
+    async def _stream(self, send: Send, response: Response, head: bool, trace: Trace) -> MutableMapping[str, Any]:
+        """Send the status, headers and streamed body but the last message, which is returned."""
         body = response.body
-        status = response.status
+        assert not isinstance(body, bytes)
         raw = response.headers.raw()
         trace.response.headers = raw
-        if isinstance(body, bytes):
-            if status != 204 and status != 304:
-                # PERF: a plain loop, not any() over a generator: the headers are few.
-                for name, _ in raw:
-                    if name == b"content-length":
-                        break
-                else:
-                    raw.append((b"content-length", str(len(body)).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": raw})
-            trace.response.keep(body)
-            return {"type": "http.response.body", "body": b"" if head else body}
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.start", "status": response.status, "headers": raw})
         if head:
             await _close(body)
             return {"type": "http.response.body", "body": b""}
@@ -694,6 +698,29 @@ def _server_host(scope: Scope) -> str:
 
 
 _WHERE: Final = "_routeconsole_where"
+
+
+def _head(response: Response, body: bytes, trace: Trace) -> list[tuple[bytes, bytes]]:
+    """The headers to send with `response`'s whole `body`; the trace keeps both."""
+    raw = response.headers.raw()
+    status = response.status
+    if status != 204 and status != 304:
+        # PERF: a plain loop, not any() over a generator: the headers are few.
+        for name, _ in raw:
+            if name == b"content-length":
+                break
+        else:
+            raw.append((b"content-length", str(len(body)).encode()))
+    kept = trace.response
+    kept.headers = raw
+    kept.keep(body)
+    return raw
+
+
+def _failed(exc: Exception, trace: Trace, span: Span, fn: Callee) -> None:
+    """A user function raised: close its span with the error and remember whose it was."""
+    trace.close_span(span, "raise", _format(exc))
+    _blame(exc, fn)
 
 
 def _blame(exc: Exception, fn: Callee) -> None:

@@ -130,6 +130,18 @@ class Message:
         }
 
 
+_new: Final = object.__new__
+
+
+def _message(headers: list[tuple[bytes, bytes]]) -> Message:
+    message = _new(Message)
+    message.headers = headers
+    message.body = b""
+    message.truncated = False
+    message.size = 0
+    return message
+
+
 @dataclass(slots=True, init=False)
 class Trace:
     id: str
@@ -185,19 +197,54 @@ class Trace:
         self._t0 = _t0
 
     @classmethod
-    def begin(cls, method: str, path: str, query: str) -> Trace:
+    def begin(
+        cls,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        client: tuple[str, int] | list[Any] | None = None,
+    ) -> Trace:
+        """A trace for a request arriving now, its clock started."""
+        # PERF: built slot by slot. The class call, with its fifteen defaults and two
+        # Message() calls, cost twice as much, on every request.
+        trace = _new(cls)
         # PERF: a per-process random prefix and a counter: unique, and 20x cheaper than uuid4.
         # The counter starts at 2**48 so that hex() of it, past its "0x1", is the 12 digits
         # of the sequence number: cheaper than a zero-padded format.
-        trace = cls(_ID_PREFIX + hex(next(_ids))[3:], time.time(), method, path, query)
-        trace._t0 = time.perf_counter()  # PERF: no keyword argument: it costs the class call a dict
+        trace.id = _ID_PREFIX + hex(next(_ids))[3:]
+        trace.time = time.time()
+        trace.method = method
+        trace.path = path
+        trace.query = query
+        trace.status = 0
+        trace.duration_ms = 0.0
+        trace.route = None
+        trace.request = _message([] if headers is None else headers)
+        trace.response = _message([])
+        trace.spans = []
+        trace.client = client
+        trace.source = "external"
+        trace.replay_of = None
+        trace._t0 = time.perf_counter()
         return trace
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self._t0) * 1000.0
 
     def open_span(self, kind: SpanKind, layer: Layer, name: str, file: str | None, line: int | None) -> Span:
-        span = Span(kind, layer, name, file, line, self.elapsed_ms())
+        # PERF: slot by slot, as in begin(); one or more spans per request.
+        span = _new(Span)
+        span.kind = kind
+        span.layer = layer
+        span.name = name
+        span.file = file
+        span.line = line
+        span.start_ms = (time.perf_counter() - self._t0) * 1000.0
+        span.duration_ms = 0.0
+        span.outcome = None
+        span.context = []
+        span.error = None
         self.spans.append(span)
         return span
 
