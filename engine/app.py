@@ -378,7 +378,11 @@ class RouteApp:
                         span = trace.open_span("handler", "handler", handler.name, handler.file, handler.line)
                         try:
                             result = await routed.call(handler.fn, request, request.params, {})
-                            response = to_response(result, where=handler, page=routed.page)
+                            response = (
+                                result
+                                if isinstance(result, Response)
+                                else to_response(result, where=handler, page=routed.page)
+                            )
                         except Exception as exc:
                             _failed(exc, trace, span, handler)
                             raise

@@ -133,15 +133,6 @@ class Message:
 _new: Final = object.__new__
 
 
-def _message(headers: list[tuple[bytes, bytes]]) -> Message:
-    message = _new(Message)
-    message.headers = headers
-    message.body = b""
-    message.truncated = False
-    message.size = 0
-    return message
-
-
 @dataclass(slots=True, init=False)
 class Trace:
     id: str
@@ -220,8 +211,16 @@ class Trace:
         trace.status = 0
         trace.duration_ms = 0.0
         trace.route = None
-        trace.request = _message([] if headers is None else headers)
-        trace.response = _message([])
+        trace.request = request = _new(Message)
+        request.headers = [] if headers is None else headers
+        request.body = b""
+        request.truncated = False
+        request.size = 0
+        trace.response = response = _new(Message)
+        response.headers = []
+        response.body = b""
+        response.truncated = False
+        response.size = 0
         trace.spans = []
         trace.client = client
         trace.source = "external"

@@ -2,10 +2,10 @@
 
 Run by hand (pytest does not collect it):
 
-    .venv/bin/python tests/benchmarks/bench_serve.py             # 10 s per app
-    .venv/bin/python tests/benchmarks/bench_serve.py --quick     # 3 s per app
-    .venv/bin/python tests/benchmarks/bench_serve.py --seconds 20 --client asyncio
-    .venv/bin/python tests/benchmarks/bench_serve.py --rounds 3   # each app's median of 3 runs
+    .venv/bin/python tests/benchmarks/bench_serve.py             # 3 rounds, 10 s per app and round
+    .venv/bin/python tests/benchmarks/bench_serve.py --quick     # 1 round, 3 s per app
+    .venv/bin/python tests/benchmarks/bench_serve.py --pin       # server and load on a core each
+    .venv/bin/python tests/benchmarks/bench_serve.py --seconds 20 --rounds 5 --client asyncio
 
 Needs the bench extras (`pip install -e ".[bench]"`: starlette) and, preferably, `wrk`
 (Debian: `apt-get install wrk`). Without wrk it falls back to a built-in asyncio client.
@@ -64,6 +64,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -294,13 +295,14 @@ def listening_socket() -> socket.socket:
 class ServerProcess:
     """One hypercorn child serving one app on an ephemeral 127.0.0.1 port."""
 
-    def __init__(self, kind: str, app_dir: Path) -> None:
+    def __init__(self, kind: str, app_dir: Path, cpu: int | None = None) -> None:
         sock = listening_socket()
         self.port: int = sock.getsockname()[1]
         fd = sock.fileno()
         command = [sys.executable, os.path.abspath(__file__), "--serve", kind, str(app_dir), str(fd)]
+        pin = None if cpu is None else functools.partial(os.sched_setaffinity, 0, {cpu})
         try:
-            self.proc = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, text=True)
+            self.proc = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, text=True, preexec_fn=pin)
         finally:
             sock.close()  # the child has its own copy
 
@@ -491,8 +493,8 @@ async def _requests(
 # --- the parent: the run and the report ------------------------------------------------
 
 
-def measure(case: Case, app_dir: Path, load: LoadFn, seconds: int, warmup: int) -> Row:
-    with ServerProcess(case.kind, app_dir) as server:
+def measure(case: Case, app_dir: Path, load: LoadFn, seconds: int, warmup: int, cpu: int | None) -> Row:
+    with ServerProcess(case.kind, app_dir, cpu) as server:
         server.wait_ready(case.path)
         url = server.url(case.path)
         warm = load(url, warmup)
@@ -501,7 +503,7 @@ def measure(case: Case, app_dir: Path, load: LoadFn, seconds: int, warmup: int) 
     return Row(case, result, warm, 1, report)
 
 
-def run_all(app_dir: Path, load: LoadFn, seconds: int, warmup: int, rounds: int) -> list[list[Row]]:
+def run_all(app_dir: Path, load: LoadFn, seconds: int, warmup: int, rounds: int, cpu: int | None) -> list[list[Row]]:
     """Every case's runs, in `CASES` order: `rounds` times bare, starlette, engine, engine +
     middleware, then bare once more."""
     runs: list[list[Row]] = [[] for _ in CASES]
@@ -509,7 +511,7 @@ def run_all(app_dir: Path, load: LoadFn, seconds: int, warmup: int, rounds: int)
     for n, index in enumerate(order, 1):
         case = CASES[index]
         print(f"  [{n}/{len(order)}] {case.label} (GET {case.path}) ...", flush=True)
-        runs[index].append(measure(case, app_dir, load, seconds, warmup))
+        runs[index].append(measure(case, app_dir, load, seconds, warmup, cpu))
     return runs
 
 
@@ -595,11 +597,15 @@ def report(runs: list[list[Row]], connections: int, describe: str) -> int:
     return 0 if traces_ok and clean else 1
 
 
-def describe_run(client: str, threads: int, connections: int, seconds: int, warmup: int, rounds: int) -> str:
+def describe_run(
+    client: str, threads: int, connections: int, seconds: int, warmup: int, rounds: int, server_cpu: int | None
+) -> str:
     from importlib.metadata import version
 
     load = f"wrk -t{threads} -c{connections}" if client == "wrk" else f"asyncio client, {connections} connections"
     repeat = f", {rounds} rounds" if rounds > 1 else ""
+    if server_cpu is not None:
+        repeat += f"; servers pinned to CPU {server_cpu}, the load to another"
     return textwrap.fill(
         f"hypercorn {version('hypercorn')} (asyncio loop, 1 worker) on {HOST}, one server process per app; "
         f"load: {load}, {seconds} s per app after a {warmup} s warm-up{repeat}; "
@@ -625,11 +631,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--connections", type=int, help=f"default {WRK_CONNECTIONS} (wrk), {ASYNC_CONNECTIONS} (asyncio)"
     )
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the sequence; report each app's median")
+    parser.add_argument(
+        "--rounds", type=int, help="repeat the sequence; report each app's median run (default 3; 1 with --quick)"
+    )
+    parser.add_argument("--pin", action="store_true", help="the server on one CPU, this script and the load on another")
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "APP_DIR", "FD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.seconds < 1 or args.rounds < 1:
         parser.error("--seconds and --rounds must be at least 1")
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--pin needs two CPUs")
     return args
 
 
@@ -645,10 +658,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         connections = args.connections or ASYNC_CONNECTIONS
         load = asyncio_load(connections)
-    describe = describe_run(client, args.wrk_threads, connections, seconds, warmup, args.rounds)
+    server_cpu = None
+    if args.pin:  # this process, and so the load generator, on one CPU; each server on another
+        load_cpu, server_cpu = sorted(os.sched_getaffinity(0))[:2]
+        os.sched_setaffinity(0, {load_cpu})
+    describe = describe_run(client, args.wrk_threads, connections, seconds, warmup, args.rounds, server_cpu)
     print(describe, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
-        runs = run_all(write_engine_app(Path(tmp)), load, seconds, warmup, args.rounds)
+        runs = run_all(write_engine_app(Path(tmp)), load, seconds, warmup, args.rounds, server_cpu)
     return report(runs, connections, describe)
 
 
