@@ -2,7 +2,7 @@
 
 Run by hand (pytest does not collect it):
 
-    .venv/bin/python tests/benchmarks/bench_serve.py             # 3 rounds, 10 s per app and round
+    .venv/bin/python tests/benchmarks/bench_serve.py             # 5 rounds, 10 s per app and round
     .venv/bin/python tests/benchmarks/bench_serve.py --quick     # 1 round, 3 s per app
     .venv/bin/python tests/benchmarks/bench_serve.py --pin       # server and load on a core each
     .venv/bin/python tests/benchmarks/bench_serve.py --seconds 20 --rounds 5 --client asyncio
@@ -73,12 +73,13 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ WRK_CONNECTIONS = 64
 ASYNC_CONNECTIONS = 32
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
+VALGRIND_TIMEOUT = 300.0  # a server under valgrind starts and stops some 50x slower
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -295,11 +297,11 @@ def listening_socket() -> socket.socket:
 class ServerProcess:
     """One hypercorn child serving one app on an ephemeral 127.0.0.1 port."""
 
-    def __init__(self, kind: str, app_dir: Path, cpu: int | None = None) -> None:
+    def __init__(self, kind: str, app_dir: Path, cpu: int | None = None, wrapper: Sequence[str] = ()) -> None:
         sock = listening_socket()
         self.port: int = sock.getsockname()[1]
         fd = sock.fileno()
-        command = [sys.executable, os.path.abspath(__file__), "--serve", kind, str(app_dir), str(fd)]
+        command = [*wrapper, sys.executable, os.path.abspath(__file__), "--serve", kind, str(app_dir), str(fd)]
         pin = None if cpu is None else functools.partial(os.sched_setaffinity, 0, {cpu})
         try:
             self.proc = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, text=True, preexec_fn=pin)
@@ -309,9 +311,9 @@ class ServerProcess:
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
 
-    def wait_ready(self, path: str) -> None:
+    def wait_ready(self, path: str, timeout: float = READY_TIMEOUT) -> None:
         """Poll until the app answers 200 "Hello, world!"; anything else is fatal."""
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"bench_serve: the server exited with {self.proc.returncode} before it was ready")
@@ -323,14 +325,14 @@ class ServerProcess:
             if status != 200 or body != BODY:
                 raise SystemExit(f"bench_serve: GET {path} answered {status} {body[:200]!r}, not 200 {BODY!r}")
             return
-        raise SystemExit(f"bench_serve: the server did not answer within {READY_TIMEOUT:g} s")
+        raise SystemExit(f"bench_serve: the server did not answer within {timeout:g} s")
 
-    def stop(self) -> dict[str, int]:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> dict[str, int]:
         """SIGTERM (the child's shutdown trigger), wait, and read the child's report."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            out, _ = self.proc.communicate(timeout=STOP_TIMEOUT)
+            out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.communicate()
@@ -490,6 +492,76 @@ async def _requests(
             return  # hypercorn closes a connection after keep_alive_max_requests
 
 
+# --- the parent: instructions per request (--instructions) ------------------------------
+
+INSTR_REQUESTS = (100, 1_100)  # two runs per app; their difference cancels start and stop
+INSTR_CONNECTIONS = 16
+
+
+def count_instructions(app_dir: Path, cpu: int | None) -> int:
+    """Each app's CPU instructions per request, counted by valgrind (callgrind): what the
+    server executes for one more request, whatever else the machine is doing."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench_serve: --instructions needs valgrind (Debian: apt-get install valgrind)")
+    print(
+        "instructions per request under valgrind: each app served twice, for "
+        f"{INSTR_REQUESTS[0]:,} and {INSTR_REQUESTS[1]:,} requests over {INSTR_CONNECTIONS} connections"
+    )
+    counted: list[tuple[Case, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench_serve_cg_") as out:
+        for case in CASES[:-1]:
+            totals = [_instructions(case, app_dir, n, Path(out), cpu) for n in INSTR_REQUESTS]
+            per_request = (totals[1] - totals[0]) / (INSTR_REQUESTS[1] - INSTR_REQUESTS[0])
+            counted.append((case, per_request))
+            print(f"  {case.label}: {per_request:,.0f} instructions/request", flush=True)
+    base = counted[0][1]
+    print()
+    print(f"{'app':<24} {'instructions/request':>21} {'vs bare':>8} {'bare/app':>9}")
+    for case, per_request in counted:
+        print(f"{case.label:<24} {per_request:>21,.0f} {per_request / base:>7.3f}x {base / per_request:>8.2f}x")
+    print()
+    print("bare/app is the requests/s ratio a CPU-bound server would reach if time went with instructions;")
+    print("it leaves out memory and cache effects, which the requests/s runs include.")
+    return 0
+
+
+def _instructions(case: Case, app_dir: Path, requests: int, out: Path, cpu: int | None) -> int:
+    prefix = out / f"{case.kind}-{case.path.strip('/').replace('/', '_')}-{requests}"
+    wrapper = ["valgrind", "-q", "--tool=callgrind", f"--callgrind-out-file={prefix}.%p"]
+    with ServerProcess(case.kind, app_dir, cpu, wrapper) as server:
+        server.wait_ready(case.path, timeout=VALGRIND_TIMEOUT)
+        asyncio.run(_fixed_requests(server.port, case.path, requests, INSTR_CONNECTIONS))
+        server.stop(timeout=VALGRIND_TIMEOUT)
+    total = 0
+    for dump in out.glob(f"{prefix.name}.*"):
+        found = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+        if found:
+            total += int(found.group(1))
+    if not total:
+        raise SystemExit(f"bench_serve: valgrind wrote no totals for {case.label}")
+    return total
+
+
+async def _fixed_requests(port: int, path: str, total: int, connections: int) -> None:
+    """Exactly `total` GETs over keep-alive connections; each answer must be 200 Hello, world!"""
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    left = [total]
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while left[0] > 0:
+                left[0] -= 1
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200 ") or await reader.readexactly(len(BODY)) != BODY:
+                    raise SystemExit(f"bench_serve: GET {path} did not answer 200 {BODY!r}: {head[:200]!r}")
+        finally:
+            writer.close()
+
+    await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(connections))), timeout=600)
+
+
 # --- the parent: the run and the report ------------------------------------------------
 
 
@@ -573,7 +645,7 @@ def report(runs: list[list[Row]], connections: int, describe: str) -> int:
     every = [r for rows in runs for r in rows]
     table = [median_run(rows) for rows in runs]
     bare = [r.load.rps for r in every if r.case.kind == "bare"]
-    base = sum(bare) / len(bare)
+    base = statistics.median(bare)
     first, last = runs[0][0].load.rps, runs[-1][-1].load.rps  # the first and the last run of all
     starlette = next(r.load.rps for r in table if r.case.kind == "starlette")
     print()
@@ -583,7 +655,7 @@ def report(runs: list[list[Row]], connections: int, describe: str) -> int:
     print()
     if len(runs[0]) > 1:
         print_runs(runs)
-    print(f"bare ASGI baseline: {base:,.0f} req/s, the mean of {len(bare)} bare runs")
+    print(f"bare ASGI baseline: {base:,.0f} req/s, the median of {len(bare)} bare runs")
     print(f"drift: the last bare run is {(last - first) / first * 100.0:+.1f}% off the first")
     print(f"starlette / bare: {starlette / base:.2f}x")
     print()
@@ -632,13 +704,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--connections", type=int, help=f"default {WRK_CONNECTIONS} (wrk), {ASYNC_CONNECTIONS} (asyncio)"
     )
     parser.add_argument(
-        "--rounds", type=int, help="repeat the sequence; report each app's median run (default 3; 1 with --quick)"
+        "--rounds", type=int, help="repeat the sequence; report each app's median run (default 5; 1 with --quick)"
     )
     parser.add_argument("--pin", action="store_true", help="the server on one CPU, this script and the load on another")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per request under valgrind instead"
+    )
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "APP_DIR", "FD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rounds is None:
-        args.rounds = 1 if args.quick else 3
+        args.rounds = 1 if args.quick else 5
     if args.seconds < 1 or args.rounds < 1:
         parser.error("--seconds and --rounds must be at least 1")
     if args.pin and len(os.sched_getaffinity(0)) < 2:
@@ -662,6 +737,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.pin:  # this process, and so the load generator, on one CPU; each server on another
         load_cpu, server_cpu = sorted(os.sched_getaffinity(0))[:2]
         os.sched_setaffinity(0, {load_cpu})
+    if args.instructions:
+        with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
+            return count_instructions(write_engine_app(Path(tmp)), server_cpu)
     describe = describe_run(client, args.wrk_threads, connections, seconds, warmup, args.rounds, server_cpu)
     print(describe, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
