@@ -69,7 +69,7 @@ _new_match = partial(tuple.__new__, Match)
 class _Leaf:
     """A route as the matcher sees it: statuses per method and how to read its params."""
 
-    __slots__ = ("allow", "dynamic", "route", "statuses")
+    __slots__ = ("allow", "dynamic", "route", "single", "statuses")
 
     def __init__(self, route: Route) -> None:
         self.route = route
@@ -83,8 +83,14 @@ class _Leaf:
         # (position, kind, name) of each dynamic segment: params are read after the walk,
         # so backtracking never builds a dict it throws away.
         self.dynamic = tuple((i, s.kind, s.value) for i, s in enumerate(route.segments) if s.kind != STATIC)
+        # PERF: the common shape, one `[param]` (`/users/[id]`): its (name, position).
+        only = self.dynamic[0] if len(self.dynamic) == 1 and self.dynamic[0][1] == PARAM else None
+        self.single: tuple[str, int] | None = None if only is None else (only[2], only[0])
 
     def params(self, segments: list[str]) -> Params:
+        single = self.single
+        if single is not None:
+            return {single[0]: segments[single[1]]}
         params: Params = {}
         for position, kind, name in self.dynamic:
             if kind == PARAM:
@@ -183,7 +189,7 @@ class Matcher:
             path = path.rstrip("/") or "/"
         segments = path.split("/")
         del segments[0]  # the empty string before the leading "/"
-        if segments == [""]:
+        if path == "/":
             segments = []
         elif "%" in path:
             # PERF: decode only when needed, and each segment on its own so that
