@@ -35,28 +35,32 @@ must match the requests the client completed (warm-up + run + the readiness prob
 or take the requests in flight when the load stopped (at most one per connection and run).
 
 Load: `wrk -t1 -c64 -d{N}s --latency` against 127.0.0.1 only. The machine has 2 cores and a
-Python server saturates one of them. Measured here (CPU time from /proc during a 5 s run):
-each server child uses 100% of a core while
-wrk -t1 uses ~10% of the other, so the server is the bottleneck and wrk has room to spare.
-wrk -t2 gave the same requests/s within noise (bare ~3,860 vs ~3,830; engine ~2,900 vs
-~2,830) but adds a second load thread competing with the server's threads and the OS for
-the two cores, so -t1 is the default (`--wrk-threads 2` to compare). 64 connections keep
-the single event loop saturated, so the latencies are mostly queueing (about connections
-divided by requests/s): compare them between apps, not with a one-client latency.
-Without wrk, the fallback is a bounded asyncio client in this process: 32 keep-alive
-connections on raw asyncio streams, each sending `GET` and reading the response by
-Content-Length. It runs in this process on the same 2 cores; here it keeps up with these
-servers (same requests/s as wrk within noise, ~4,000 bare), but a faster server would make it
-the bottleneck, so prefer wrk. Runs of a few seconds vary by ~5-15% between runs on this
-machine (the bare row is repeated at the end to show it); use the default 10 s or more,
-and `--rounds N` to repeat the sequence (bare, starlette, engine, engine + middleware) N
-times and report each app's median run.
+Python server saturates one of them: each server child uses 100% of a core (CPU time from
+/proc) while wrk -t1 uses ~10% of the other, so the server is the bottleneck and wrk has
+room to spare. wrk -t2 gave the same requests/s within noise but adds a second load thread
+competing with the server and the OS for the two cores, so -t1 is the default
+(`--wrk-threads 2` to compare). 64 connections keep the single event loop saturated, so the
+latencies are mostly queueing (about connections divided by requests/s): compare them
+between apps, not with a one-client latency. Without wrk, the fallback is a bounded asyncio
+client in this process: 32 keep-alive connections on raw asyncio streams, each sending
+`GET` and reading the response by Content-Length; it keeps up with these servers here, but
+a faster server would make it the bottleneck, so prefer wrk.
+
+Noise: this is a shared machine, and a 10 s run of the same server varies by 5-30% from
+one run to the next (the bare row is repeated at the end to show the drift). So the
+sequence (bare, starlette, engine, engine + middleware) runs 5 times by default
+(`--rounds N`), each app's median run is reported, and the baseline is the median of all
+bare runs. `--pin` puts every server on one CPU and this script and the load on the other:
+runs vary less, the servers no longer migrate between cores, and all of them get faster,
+bare most. `--instructions` measures something else, free of the noise: each app served
+under valgrind (callgrind) for 100 and then 1,100 requests, the difference giving the
+instructions one request costs the server process, hypercorn included.
 
 Reported per app: requests/s, p50 and p99 latency, requests completed, non-2xx responses,
-socket errors, and the ratio to bare ASGI (the mean of all bare runs, so drift across the
-run is split evenly). The bar: engine (tracing on) >= 0.9x bare. The middleware row is
-information only. Bars are a report, not a test: the exit code is 1 only when a check
-fails (a wrong answer, a non-2xx response, or the trace count not matching the requests).
+socket errors, and the ratio to bare ASGI (the median of all bare runs). The bar: engine
+(tracing on) >= 0.9x bare. The middleware row is information only. Bars are a report, not
+a test: the exit code is 1 only when a check fails (a wrong answer, a non-2xx response, or
+the trace count not matching the requests).
 """
 
 from __future__ import annotations
