@@ -159,6 +159,11 @@ def _targets(loaded: LoadedRoute, cache: ResponseCache | None) -> dict[str, _Tar
     return targets
 
 
+# What routing found for a served request: the target, the pattern, the file and the params.
+_Routed = tuple[_Target, str, str, dict[str, str | list[str]]]
+RECENT_LIMIT: Final = 1024  # paths routing remembers (all forgotten when full)
+
+
 @dataclass(frozen=True, slots=True)
 class AppState:
     """One loaded version of the app. Immutable; reload builds a new one."""
@@ -173,6 +178,12 @@ class AppState:
     # PERF: per request, only a route's file and the method pick what to run.
     targets: dict[str, dict[str, _Target]]  # file -> method -> target; routes that load
     direct: bool  # no global middleware: the request goes straight to routing
+    # PERF: (method, raw path) -> what routing found, for paths served lately: a client asks
+    # for the same few URLs again and again (the console, a replay, a load test), and the
+    # tree walk is the largest part of routing. Only served matches whose params are all
+    # strings are kept (their dict is copied per request); 404s are not, so a scan cannot
+    # fill it. A reload builds a new state, and so starts an empty one.
+    recent: dict[tuple[str, str], _Routed] = field(default_factory=dict)
 
 
 def load_state(
@@ -457,6 +468,14 @@ class RouteApp:
     def _route(self, state: AppState, request: Request, trace: Trace) -> Response | _Target:
         """Match the request: what serves it, or the response when nothing does."""
         method = request.method
+        key = (method, request.raw_path)
+        routed = state.recent.get(key)
+        if routed is not None:
+            served, pattern, file, params = routed
+            fresh = params.copy()  # a handler may change its own
+            trace.route = {"pattern": pattern, "file": file, "params": fresh}
+            request.params = fresh
+            return served
         match = state.table.match(method, request.raw_path)
         status = match.status
         if status == 501:
@@ -482,6 +501,11 @@ class RouteApp:
             if method == "OPTIONS" and status != 405:
                 return Response(status=204, headers={"allow": allow})
             return Response(f"Method Not Allowed: {method}\n", status=405, headers={"allow": allow})
+        if all(type(value) is str for value in match.params.values()):  # a shallow copy is a copy
+            recent = state.recent
+            if len(recent) >= RECENT_LIMIT:
+                recent.clear()
+            recent[key] = (target, route.pattern, route.file, dict(match.params))
         return target
 
     def _serve(self, target: _Target, request: Request, trace: Trace, context: dict[str, Any]) -> Awaitable[Response]:

@@ -98,3 +98,21 @@ async def test_raising_handler_is_a_traced_500(serve: ServeApp) -> None:
     (span,) = trace["spans"]
     assert (span["name"], span["outcome"]) == ("DELETE", "raise")
     assert "ValueError: nope" in span["error"]
+
+
+async def test_a_url_served_again_is_routed_the_same_with_its_own_params(serve: ServeApp) -> None:
+    # Routing remembers recent URLs; what it hands a request must still be the request's own.
+    files = {
+        **FILES,
+        "items/[id]/route.py": "async def GET(params):\n    params['id'] += '!'\n    return dict(params)\n",
+        "files/[...path]/route.py": "async def GET(params):\n    params['path'].append('x')\n    return params\n",
+    }
+    async with serve(files) as s:
+        for _ in range(3):
+            assert (await s.request("GET", "/items/7")).json() == {"id": "7!"}
+            assert s.last_trace()["route"]["params"] == {"id": "7!"}
+            assert (await s.request("GET", "/files/a/b")).json() == {"path": ["a", "b", "x"]}
+            assert (await s.request("GET", "/users/1")).text == "hello 1"
+            assert (await s.request("PUT", "/users/1")).status_code == 405
+            assert (await s.request("DELETE", "/users/1")).status_code == 500
+            assert (await s.request("GET", "/users/1/")).status_code == 308  # next: the slash redirects
