@@ -535,7 +535,7 @@ class RouteApp:
                 result = await target.call(handler.fn, request, request.params, context)
             else:
                 result = await self._call(handler, {"request": request, "params": request.params, "context": context})
-            response = to_response(result, where=handler, page=target.page)
+            response = result if isinstance(result, Response) else to_response(result, where=handler, page=target.page)
         except Exception as exc:
             _failed(exc, trace, span, handler)
             raise
@@ -583,7 +583,7 @@ class RouteApp:
             # A middleware that awaited next() but forgot to return passes the response on.
             if result is None and inner:
                 result = inner[-1]
-            response = to_response(result, where=fn)
+            response = result if isinstance(result, Response) else to_response(result, where=fn)
         except Exception as exc:
             _failed(exc, trace, span, fn)
             raise
