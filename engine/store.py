@@ -37,6 +37,7 @@ log = logging.getLogger("routeconsole.log")
 LOG_DIR: Final = ".routeconsole"
 LOG_FILE: Final = "log.sqlite3"
 MAX_BATCH: Final = 5000  # traces per transaction
+LOCK_TIMEOUT: Final = 10.0  # seconds to wait for another process holding the log
 SCHEMA_VERSION: Final = 1
 
 _MIGRATIONS: Final[dict[int, str]] = {
@@ -93,12 +94,29 @@ def connect(path: Path) -> sqlite3.Connection:
             (path.parent / ".gitignore").write_text("*\n")
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         os.close(fd)
-    db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
+    db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None, check_same_thread=False)
+    _use_wal(db)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=10000")
     _migrate(db)
     return db
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch a log to write-ahead logging (it stays so: the mode is kept in the file).
+
+    Several processes may open a new log at once (`serve --workers N`). SQLite answers
+    "database is locked" at once, without waiting, to all but one of those switching the
+    mode together, so the others wait here and look again.
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -108,6 +126,9 @@ def _migrate(db: sqlite3.Connection) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= target:  # another process got here first
+                db.execute("COMMIT")
+                continue
             for statement in _MIGRATIONS[target].split(";"):
                 if statement.strip():
                     db.execute(statement)

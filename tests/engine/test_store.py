@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import engine
 from engine.store import SCHEMA_VERSION, RequestLog, default_log_path, open_log
@@ -97,3 +99,30 @@ def test_a_newer_schema_is_refused_clearly(tmp_path: Path) -> None:
         assert "newer routeconsole" in str(exc)
     else:
         raise AssertionError("expected a RuntimeError")
+
+
+def _open_when_all_are_ready(path: str, ready: Any, results: Any) -> None:
+    ready.wait()
+    try:
+        RequestLog(Path(path)).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_log_at_once_all_get_it(tmp_path: Path) -> None:
+    # `serve --workers N`: every worker opens the same log, new, at the same moment. SQLite
+    # refused all but one of them a switch to WAL at once ("database is locked").
+    ctx = multiprocessing.get_context("spawn")
+    for round_ in range(4):
+        path = str(tmp_path / f"round{round_}" / "log.sqlite3")
+        ready, results = ctx.Barrier(6), ctx.Queue()
+        workers = [ctx.Process(target=_open_when_all_are_ready, args=(path, ready, results)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert outcomes == ["ok"] * 6
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
