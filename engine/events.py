@@ -34,6 +34,7 @@ from .trace import Trace
 log = logging.getLogger("routeconsole.events")
 
 DRAIN_INTERVAL: Final = 0.005  # seconds: how stale an event may get before delivery
+FLUSH_TIMEOUT: Final = 5.0  # seconds to wait for a delivery under way on another thread
 
 
 # PERF: not frozen, unlike the other events: a frozen dataclass's __init__ sets its field
@@ -73,7 +74,7 @@ class EventSink:
     def __init__(self) -> None:
         self._subscribers: tuple[Subscriber, ...] = ()
         self._queue: collections.deque[object] = collections.deque()
-        self._pending: asyncio.AbstractEventLoop | None = None  # the loop whose timer will deliver
+        self._pending: asyncio.AbstractEventLoop | None = None  # the loop whose timer is set
         # Held while delivering, so that subscribers are called one event at a time, in
         # order, whichever thread delivers. Reentrant: a subscriber may publish or flush.
         self._delivering = threading.RLock()
@@ -96,20 +97,21 @@ class EventSink:
         if not self._subscribers:
             return
         self._queue.append(event)
-        pending = self._pending
-        if pending is not None and not pending.is_closed():
-            return  # that loop's timer delivers it (a closed loop's timer never fires)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop on this thread: deliver here and now
-            self.flush()
+            if not self.flush():
+                log.warning("events wait: a subscriber has been delivering for %g s", FLUSH_TIMEOUT)
             return
+        if self._pending is loop:
+            return  # this loop's timer delivers it
         self._pending = loop
         loop.call_later(DRAIN_INTERVAL, self._on_timer, loop)
 
-    def flush(self, timeout: float = 5.0) -> bool:
+    def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """Deliver every event published so far, on this thread; False if another thread's
-        delivery did not finish within `timeout` seconds."""
+        delivery did not finish within `timeout` seconds. (Called by a subscriber, it
+        returns at once: the delivery under way takes the events behind the current one.)"""
         if not self._delivering.acquire(timeout=timeout):
             return False
         try:
@@ -118,7 +120,7 @@ class EventSink:
             self._delivering.release()
         return True
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = FLUSH_TIMEOUT) -> None:
         """Deliver what is queued. The sink stays usable: later events are delivered as before."""
         self.flush(timeout)
 

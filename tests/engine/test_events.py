@@ -126,3 +126,47 @@ def test_without_subscribers_nothing_is_kept() -> None:
     sink.subscribe(seen)
     assert sink.flush()
     assert seen.events == []
+
+
+def test_a_loop_left_open_but_stopped_does_not_hold_later_events() -> None:
+    sink, seen = engine.EventSink(), Recorder()
+    sink.subscribe(seen)
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def publish() -> None:
+            sink.publish(engine.ServerStarted("queued on a loop that stops"))
+
+        loop.run_until_complete(publish())  # the loop stops before its timer fires, and stays open
+        assert seen.events == []
+        sink.publish(engine.ServerStopped("from a thread with no loop"))  # delivers both, now
+        assert [type(e).__name__ for e in seen.events] == ["ServerStarted", "ServerStopped"]
+    finally:
+        loop.close()
+
+
+def test_each_loop_delivers_its_own_events_even_while_another_is_busy() -> None:
+    sink, seen = engine.EventSink(), Recorder()
+    sink.subscribe(seen)
+    busy_started, server_done = threading.Event(), threading.Event()
+
+    async def busy() -> None:  # publishes first, then blocks its loop for a while
+        sink.publish(engine.ServerStarted("busy"))
+        busy_started.set()
+        server_done.wait(5)
+
+    async def server() -> None:
+        busy_started.wait(5)
+        sink.publish(engine.ServerStarted("server"))
+        await asyncio.sleep(DRAIN_INTERVAL * 10)
+        server_done.set()
+
+    threads = [threading.Thread(target=asyncio.run, args=(c(),), name=c.__name__) for c in (busy, server)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    server_thread = next(t.ident for t in threads if t.name == "server")
+    # The server's loop delivered both while the busy loop was still blocked.
+    assert [e.url for e in seen.events] == ["busy", "server"]  # type: ignore[attr-defined]
+    assert seen.threads == {server_thread}
