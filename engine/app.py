@@ -263,7 +263,6 @@ class RouteApp:
         self.body_limit = body_limit
         self.debug = debug
         self.events = events if events is not None else EventSink()
-        self._owns_events = events is None  # a sink passed in is its caller's to close
         # Sync handlers and middleware run here, so a blocking one never stalls the loop.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix=HANDLER_THREAD_PREFIX)
         self._facts = FactsCache()
@@ -640,8 +639,7 @@ class RouteApp:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._owns_events:
-            self.events.close()
+        self.events.flush()  # what this app published reaches its subscribers
 
 
 def create_app(

@@ -89,7 +89,6 @@ class Engine:
         self.server.stop()
         self.events.flush()
         self.log.close()
-        self.events.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
         deadline = time.monotonic() + timeout

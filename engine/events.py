@@ -120,10 +120,6 @@ class EventSink:
             self._delivering.release()
         return True
 
-    def close(self, timeout: float = FLUSH_TIMEOUT) -> None:
-        """Deliver what is queued. The sink stays usable: later events are delivered as before."""
-        self.flush(timeout)
-
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         # The loop never waits: if another thread is delivering, try again later.
         if not self._delivering.acquire(blocking=False):

@@ -46,7 +46,7 @@ class Live:
     def close(self) -> None:
         self.reloader.stop()
         self.server.stop()
-        self.app.events.close()
+        self.app.events.flush()
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[tuple[Server, list[engine.Trace]]]:
     srv.start()
     yield srv, traces
     srv.stop()
-    sink.close()
+    sink.flush()
 
 
 def test_embedded_server_serves_on_loopback(server: tuple[Server, list[engine.Trace]]) -> None:
