@@ -22,6 +22,7 @@ from .export import to_curl, to_har
 from .http import FormData, Headers, ImmutableRequestError, QueryParams, Request, Response, UploadFile
 from .loader import create_file_route, use
 from .matcher import Match
+from .redact import MASK, is_secret_header, redact_entry, redact_headers
 from .replay import Answer, ReplayResult, compare, replay_request
 from .store import LogSummary, RequestLog
 from .table import Conflict, Route, RouteTable
@@ -31,6 +32,7 @@ CONVENTIONS = ("next", "tanstack", "expo")
 
 __all__ = [
     "CONVENTIONS",
+    "MASK",
     "REPLAY_OF_HEADER",
     "SOURCE_HEADER",
     "Answer",
@@ -63,7 +65,10 @@ __all__ = [
     "compare",
     "create_app",
     "create_file_route",
+    "is_secret_header",
     "load_routes",
+    "redact_entry",
+    "redact_headers",
     "replay_request",
     "to_curl",
     "to_har",

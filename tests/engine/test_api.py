@@ -14,6 +14,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(engine.__all__) == sorted(
         [
             "CONVENTIONS",
+            "MASK",
             "REPLAY_OF_HEADER",
             "SOURCE_HEADER",
             "Answer",
@@ -46,7 +47,10 @@ def test_public_names_are_pinned() -> None:
             "compare",
             "create_app",
             "create_file_route",
+            "is_secret_header",
             "load_routes",
+            "redact_entry",
+            "redact_headers",
             "replay_request",
             "to_curl",
             "to_har",
