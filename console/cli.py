@@ -5,7 +5,7 @@
     routeconsole check APP [--json] [--strict]      exit 0 clean, 1 errors, 2 unusable input
     routeconsole match APP PATH [--method M] [--json]
     routeconsole serve APP [--host H] [--port P] [--workers N] [--debug] [--no-reload]
-    routeconsole log APP [--json] [--limit N] [--har FILE] [--curl ID]
+    routeconsole log APP [--json] [--limit N] [--har FILE] [--curl ID] [--reveal]   secrets masked
     routeconsole replay APP [ID ...|--all] [--url URL] [--json]      exit 1 when any answer differs
 
 Every subcommand calls the engine's public functions and prints a table for people or
@@ -93,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, metavar="N", help="only the newest N")
     p.add_argument("--har", metavar="FILE", type=Path, help="write the log as HAR 1.2 to FILE")
     p.add_argument("--curl", metavar="ID", type=int, help="print entry ID as a curl command")
+    p.add_argument(
+        "--reveal", action="store_true", help="keep secrets (authorization, cookies, passwords...) instead of masking"
+    )
+    p.add_argument(
+        "--config", metavar="PATH", type=Path, help="settings file whose redact list names more secret headers"
+    )
     _add_common(p)
 
     p = sub.add_parser("replay", help="re-send logged requests to the current code and diff the answers")
@@ -296,21 +302,28 @@ def _read_log(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_config
+
     entries = _read_log(args)
+    try:
+        redact = load_config(args.config).redact  # more secret headers; the log itself keeps real values
+    except ConfigError as exc:
+        raise engine.EngineError(str(exc)) from exc
     if args.curl is not None:
         entry = next((e for e in entries if e["id"] == args.curl), None)
         if entry is None:
             raise engine.EngineError(f"no log entry {args.curl}; `routeconsole log {args.app}` lists them")
-        print(to_curl(entry))
+        print(to_curl(entry, reveal=args.reveal, redact=redact))
         return EXIT_OK
     if args.limit is not None:
         entries = entries[-args.limit :] if args.limit > 0 else []
     if args.har is not None:
-        args.har.write_text(json.dumps(to_har(entries), indent=2, ensure_ascii=False))
+        har = to_har(entries, reveal=args.reveal, redact=redact)
+        args.har.write_text(json.dumps(har, indent=2, ensure_ascii=False))
         print(f"wrote {_plural(len(entries), 'request')} to {args.har}", file=sys.stderr)
         return EXIT_OK
     if args.json:
-        _print_json(entries)
+        _print_json(entries if args.reveal else [engine.redact_entry(e, headers=redact) for e in entries])
         return EXIT_OK
     out = _out()
     if not entries:

@@ -1,6 +1,7 @@
 """The user's console settings: `$XDG_CONFIG_HOME/routeconsole/config.toml` (or `--config`).
 
     theme = "light"                 # a theme's label or name
+    redact = ["x-session"]          # more headers whose values exports mask
     [keys]                          # binding id = keys, comma-separated (see `?` in the console)
     "log.replay" = "R"
     "composer.send" = "ctrl+s,ctrl+j"
@@ -31,6 +32,7 @@ class Config:
     path: Path | None = None
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    redact: tuple[str, ...] = ()  # header names masked in exports beyond engine.redact.SECRET_HEADERS
 
     @property
     def theme_dirs(self) -> list[Path]:
@@ -55,4 +57,10 @@ def load_config(path: Path | None = None) -> Config:
     theme = data.get("theme")
     if theme is not None and not isinstance(theme, str):
         raise ConfigError(f'{path}: theme is a theme\'s name, like theme = "light"')
-    return Config(path=path, theme=theme, keys=dict(keys))
+    redact = data.get("redact", [])
+    if not isinstance(redact, list) or not all(isinstance(h, str) and h.strip() for h in redact):
+        raise ConfigError(
+            f'{path}: redact is a list of header names whose values exports mask, like redact = ["x-session"]'
+            " (at the top of the file, before any [table])"
+        )
+    return Config(path=path, theme=theme, keys=dict(keys), redact=tuple(h.strip().lower() for h in redact))

@@ -3,16 +3,27 @@
 HAR is plain JSON with a published shape (http://www.softwareishard.com/blog/har-12-spec/);
 each entry keeps the whole routeconsole trace in the `_routeconsole` custom field, which
 HAR allows for fields starting with `_`.
+
+Both exports are sanitized by default: `to_curl` and `to_har` mask secret headers and body
+and query fields (see `engine.redact`) in what they write, `_routeconsole` included; the
+caller's entries are not changed. `redact=` names more secret headers (config.toml's
+`redact` list); `reveal=True` writes everything as it was logged.
+
+    to_har(entries)                         # safe to attach to a ticket
+    to_har(entries, redact=["x-session"])   # and x-session too
+    to_curl(entry, reveal=True)             # the real token, to run again by hand
 """
 
 from __future__ import annotations
 
 import base64
 import shlex
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from .redact import redact_entry
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER
 
 # Headers curl and replay set themselves, or that describe one connection only.
@@ -35,8 +46,13 @@ def entry_body(message: dict[str, Any]) -> bytes:
     return str(message["body"]).encode("utf-8")
 
 
-def to_curl(entry: dict[str, Any], base: str | None = None) -> str:
-    """A copy-pastable curl command; `-X` only where curl would not infer the method."""
+def to_curl(entry: dict[str, Any], base: str | None = None, *, reveal: bool = False, redact: Iterable[str] = ()) -> str:
+    """A copy-pastable curl command; `-X` only where curl would not infer the method.
+
+    Secrets are masked unless `reveal`; `redact` names more secret headers.
+    """
+    if not reveal:
+        entry = redact_entry(entry, headers=redact)
     method = entry["method"]
     body = entry_body(entry["request"])
     parts = ["curl"]
@@ -53,7 +69,17 @@ def to_curl(entry: dict[str, Any], base: str | None = None) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def to_har(entries: list[dict[str, Any]], *, creator_version: str = "0.1.0") -> dict[str, Any]:
+def to_har(
+    entries: Iterable[dict[str, Any]],
+    *,
+    creator_version: str = "0.1.0",
+    reveal: bool = False,
+    redact: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A HAR 1.2 log; secrets are masked (in `_routeconsole` too) unless `reveal`."""
+    if not reveal:
+        extra = tuple(redact)
+        entries = [redact_entry(e, headers=extra) for e in entries]
     return {
         "log": {
             "version": "1.2",

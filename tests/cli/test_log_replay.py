@@ -128,11 +128,12 @@ def test_har_export_reads_back_in_a_har_reader(logged_app: Path, tmp_path: Path)
 
 
 def test_curl_command_quotes_correctly_and_skips_needless_x(logged_app: Path) -> None:
-    get = run("log", logged_app, "--curl", "1").stdout.strip()
+    get = run("log", logged_app, "--curl", "1", "--reveal").stdout.strip()
     argv = shlex.split(get)
     assert argv[0] == "curl" and "-X" not in argv
     assert argv[1].endswith("/items/7?tag=a&tag=b%20c")
     assert argv[argv.index("authorization: Bearer t0ken") - 1 :][:2] == ["-H", "authorization: Bearer t0ken"]
+    assert "authorization: [redacted]" in shlex.split(run("log", logged_app, "--curl", "1").stdout)
     put = shlex.split(run("log", logged_app, "--curl", "2").stdout)
     assert put[put.index("-X") + 1] == "PUT"
     assert put[put.index("--data-binary") + 1] == '{"name":"it\'s \\"quoted\\""}'
