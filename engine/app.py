@@ -27,12 +27,13 @@ from functools import partial
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from .discovery import load_routes
 from .events import EventSink, RequestFinished, RoutesReloaded
 from .http import Headers, Request, Response
 from .loader import HANDLER_ARGS, Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
+from .matcher import UnsafePath, resolve_dots
 from .source import FactsCache
 from .table import Conflict, RouteTable
 from .trace import BODY_CAP, REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Span, Trace
@@ -359,9 +360,15 @@ class RouteApp:
                 trace.replay_of = int(value)
 
         response: Response | None = None
+        path = raw_path
+        if "." in raw_path or "%2" in raw_path:  # PERF: matcher.needs_resolving(), inlined
+            try:  # no app code, global middleware included, ever sees a dot segment
+                path = resolve_dots(raw_path)
+            except UnsafePath as exc:
+                response = Response(f"Bad Request: {exc}\n", status=400)
         body = b""
         # An HTTP/1.x request with neither header has no body by definition.
-        if framed or scope.get("http_version", "1.1") not in ("1.1", "1.0"):
+        if response is None and (framed or scope.get("http_version", "1.1") not in ("1.1", "1.0")):
             try:
                 body = await _read_body(receive, length, self.body_limit)
             except _BodyTooLarge:
@@ -372,7 +379,7 @@ class RouteApp:
                 trace.request.keep(body)
 
         if response is None:
-            request = _request(scope, method, raw_path, query, Headers(raw_headers), body, host)
+            request = _request(scope, method, path, query, Headers(raw_headers), body, host, path is not raw_path)
             try:
                 if not state.direct:
                     response = await self._global(state, request, trace)
@@ -390,14 +397,16 @@ class RouteApp:
                                 if isinstance(result, Response)
                                 else to_response(result, where=handler, page=routed.page)
                             )
-                        except Exception as exc:
+                        except BaseException as exc:
                             _failed(exc, trace, span, handler)
                             raise
                         span.duration_ms = (perf_counter() - trace._t0) * 1000.0 - span.start_ms
                         span.outcome = "respond"
                     else:
                         response = await self._serve(routed, request, trace, {})
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt... from app code are its failures too
+                if isinstance(exc, asyncio.CancelledError) and _cancelled():
+                    raise  # the server cancelled the request (the client left): not the app's doing
                 where = getattr(exc, _WHERE, f"{method} {raw_path}")
                 log.exception("%s %s: %s raised", method, raw_path, where)
                 response = self._error(f"{where} raised {type(exc).__name__}: {exc}", traceback.format_exc())
@@ -450,7 +459,9 @@ class RouteApp:
         try:
             result = await self._call(fn, {"request": request.frozen()})
             response = None if result is None else to_response(result, where=f"middleware in {fn.file}")
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and _cancelled():
+                raise
             trace.close_span(span, "raise", _format(exc))
             log.exception("global middleware %s raised", fn.file)
             return self._error(f"middleware in {fn.file} raised {type(exc).__name__}: {exc}", traceback.format_exc())
@@ -535,7 +546,7 @@ class RouteApp:
             else:
                 result = await self._call(handler, {"request": request, "params": request.params, "context": context})
             response = result if isinstance(result, Response) else to_response(result, where=handler, page=target.page)
-        except Exception as exc:
+        except BaseException as exc:
             _failed(exc, trace, span, handler)
             raise
         trace.close_span(span, "respond")
@@ -583,7 +594,7 @@ class RouteApp:
             if result is None and inner:
                 result = inner[-1]
             response = result if isinstance(result, Response) else to_response(result, where=fn)
-        except Exception as exc:
+        except BaseException as exc:
             _failed(exc, trace, span, fn)
             raise
         trace.close_span(span, "next" if inner else "respond")
@@ -631,7 +642,9 @@ class RouteApp:
             async for chunk in _chunks(body, self._executor):
                 trace.response.keep(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except Exception as exc:  # headers are gone: end the body, keep the error on the trace
+        except BaseException as exc:  # headers are gone: end the body, keep the error on the trace
+            if isinstance(exc, asyncio.CancelledError) and _cancelled():
+                raise
             log.exception("streaming the response of %s failed", trace.path)
             span = trace.open_span("handler", "handler", "stream", None, None)
             trace.close_span(span, "raise", _format(exc))
@@ -724,15 +737,25 @@ def _relative_file(path: Path, root: Path) -> str:
 
 
 def _request(
-    scope: Scope, method: str, raw_path: str, query: str, headers: Headers, body: bytes, raw_host: bytes | None
+    scope: Scope,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: Headers,
+    body: bytes,
+    raw_host: bytes | None,
+    resolved: bool,
 ) -> Request:
+    """The handler's Request; `raw_path` is the path as routed, `resolved` when its dot
+    segments were resolved (the server's decoded `path` still has them)."""
     host = raw_host.decode("latin-1") if raw_host else _server_host(scope)
     scheme = scope.get("scheme", "http")
     url = f"{scheme}://{host}{raw_path}?{query}" if query else f"{scheme}://{host}{raw_path}"
     peer = scope.get("client")
     client = tuple(peer) if peer else None
     # Positional: method, url, path, raw_path, query_string, headers, body, client, scheme.
-    return Request(method, url, scope["path"], raw_path, query, headers, body, client, scheme)
+    path = unquote(raw_path) if resolved else scope["path"]
+    return Request(method, url, path, raw_path, query, headers, body, client, scheme)
 
 
 def _server_host(scope: Scope) -> str:
@@ -743,13 +766,19 @@ def _server_host(scope: Scope) -> str:
 _WHERE: Final = "_routeconsole_where"
 
 
-def _failed(exc: Exception, trace: Trace, span: Span, fn: Callee) -> None:
+def _cancelled() -> bool:
+    """Whether the running task was asked to stop (a CancelledError the app raised itself is its failure)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _failed(exc: BaseException, trace: Trace, span: Span, fn: Callee) -> None:
     """A user function raised: close its span with the error and remember whose it was."""
     trace.close_span(span, "raise", _format(exc))
     _blame(exc, fn)
 
 
-def _blame(exc: Exception, fn: Callee) -> None:
+def _blame(exc: BaseException, fn: Callee) -> None:
     """Remember the innermost user function an exception came out of, for the 500's body."""
     if not hasattr(exc, _WHERE):
         with contextlib.suppress(AttributeError, TypeError):

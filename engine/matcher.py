@@ -18,6 +18,7 @@ alternative, so `/users/new/edit` still reaches `/users/[id]/edit` when
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Final, NamedTuple
@@ -38,7 +39,8 @@ class Match(NamedTuple):
     """What a request would get, without running anything.
 
     `status` is 200 (or 204 for an OPTIONS the route does not export), 308 for a
-    redirect (`location` says where), 404, 405 or 501.
+    redirect (`location` says where), 400 for a path with an encoded dot segment or one
+    that climbs above the root (see `resolve_dots`), 404, 405 or 501.
     """
 
     status: int
@@ -59,6 +61,55 @@ class Match(NamedTuple):
             "params": self.params,
             "allow": list(self.allow),
         }
+
+
+class UnsafePath(ValueError):
+    """A request path no handler may see: `str()` says why, for the 400's body."""
+
+
+_SEPARATORS: Final = re.compile(r"[/\\]")
+
+
+def needs_resolving(raw_path: str) -> bool:
+    """Whether `resolve_dots` could change or refuse `raw_path`. PERF: two scans, no split."""
+    return "." in raw_path or "%2" in raw_path
+
+
+def resolve_dots(raw_path: str) -> str:
+    """Resolve `.` and `..` segments of a raw path as a browser would; refuse disguised ones.
+
+    No handler ever sees a dot segment: a catch-all that serves files would otherwise be a
+    path-traversal hole. Worked examples:
+
+        /a/b/../c         -> /a/c           (resolved, as WHATWG URL parsing does)
+        /a/./b/.          -> /a/b/          (a trailing dot segment leaves the slash)
+        /one/..           -> /
+        /..               UnsafePath        (above the root)
+        /files/%2e%2e/x   UnsafePath        (a percent-encoded dot segment)
+        /files/..%2f..%2fetc  UnsafePath    (decoded, it splits on "/" into "..")
+        /files/a%5c..     UnsafePath        (or on "\\")
+        /files/a%2Fb      /files/a%2Fb      (an ordinary encoded segment: the one segment a/b)
+    """
+    parts = raw_path.split("/")
+    resolved: list[str] = []
+    last = len(parts) - 1
+    for i, part in enumerate(parts[1:], 1):
+        if part == ".":
+            if i == last:
+                resolved.append("")
+            continue
+        if part == "..":
+            if not resolved:
+                raise UnsafePath(f"{raw_path!r} climbs above the root")
+            resolved.pop()
+            if i == last:
+                resolved.append("")
+            continue
+        decoded = unquote(part) if "%" in part else part
+        if "." in decoded and any(p in (".", "..") for p in _SEPARATORS.split(decoded)):
+            raise UnsafePath(f"{raw_path!r} has a disguised dot segment {part!r}")
+        resolved.append(part)
+    return "/" + "/".join(resolved)
 
 
 # PERF: NamedTuple's generated __new__ costs a keyword-argument call per lookup, and its
@@ -183,6 +234,15 @@ class Matcher:
         if leaf is not None:
             route = leaf.route
             return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
+        if "." in path or "%2" in path:  # the check of needs_resolving(), inlined
+            try:
+                path = resolve_dots(path)
+            except UnsafePath:
+                return Match(400, None, None, {}, ())
+            leaf = self._static.get(path)
+            if leaf is not None:
+                route = leaf.route
+                return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
         if len(path) > 1 and path[-1] == "/":
             if self._redirect:
                 return Match(308, None, None, {}, (), location=path.rstrip("/") or "/")
