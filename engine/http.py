@@ -174,14 +174,42 @@ class QueryParams(Mapping[str, str]):
 
 
 class UploadFile:
-    """A file from a multipart form."""
+    """A file from a multipart form, read as in Starlette or the Fetch API.
 
-    __slots__ = ("content", "content_type", "filename")
+        file = (await request.form())["upload"]
+        file.name, file.filename          # the client's file name (the same)
+        file.size, file.content_type      # bytes, and the part's Content-Type
+        data = await file.read()          # all of it; read(n) reads on from where the last read stopped
+
+    The body is already in memory (the request's body limit caps it), so `content` holds
+    the same bytes and reading never blocks.
+    """
+
+    __slots__ = ("_position", "content", "content_type", "filename")
 
     def __init__(self, filename: str, content: bytes, content_type: str) -> None:
         self.filename = filename
         self.content = content
         self.content_type = content_type
+        self._position = 0
+
+    @property
+    def name(self) -> str:
+        return self.filename
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    async def read(self, size: int = -1) -> bytes:
+        """The next `size` bytes (all that are left when `size` is negative), as a file reads."""
+        start = self._position
+        end = len(self.content) if size < 0 else min(start + size, len(self.content))
+        self._position = end
+        return self.content[start:end]
+
+    async def seek(self, offset: int) -> None:
+        self._position = max(0, min(offset, len(self.content)))
 
     def __repr__(self) -> str:
         return f"UploadFile({self.filename!r}, {len(self.content)} bytes, {self.content_type!r})"
