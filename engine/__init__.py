@@ -20,7 +20,7 @@ from .errors import AppNotFound, EngineError, UnknownConvention
 from .events import EventSink, RequestFinished, RoutesReloaded, ServerStarted, ServerStopped
 from .export import to_curl, to_har
 from .http import FormData, Headers, ImmutableRequestError, QueryParams, Request, Response, UploadFile
-from .loader import create_file_route, use
+from .loader import IMPORT_GRACE, create_file_route, use
 from .matcher import Match
 from .redact import MASK, is_secret_header, redact_entry, redact_headers
 from .replay import Answer, ReplayResult, compare, replay_request
@@ -32,6 +32,7 @@ CONVENTIONS = ("next", "tanstack", "expo")
 
 __all__ = [
     "CONVENTIONS",
+    "IMPORT_GRACE",
     "MASK",
     "REPLAY_OF_HEADER",
     "SOURCE_HEADER",

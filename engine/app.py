@@ -32,7 +32,18 @@ from urllib.parse import quote, unquote
 from .discovery import load_routes
 from .events import EventSink, RequestFinished, RoutesReloaded
 from .http import Headers, Request, Response
-from .loader import HANDLER_ARGS, Callee, Layer, LoadedRoute, ModuleCache, ensure_on_path, load_global, load_route
+from .loader import (
+    HANDLER_ARGS,
+    IMPORT_GRACE,
+    Callee,
+    Import,
+    Layer,
+    LoadedRoute,
+    ModuleCache,
+    ensure_on_path,
+    load_global,
+    load_route,
+)
 from .matcher import UnsafePath, resolve_dots
 from .source import FactsCache
 from .table import Conflict, RouteTable
@@ -195,20 +206,31 @@ def load_state(
     previous: AppState | None = None,
     changed: frozenset[str] | None = None,
     table: RouteTable | None = None,
+    import_grace: float = IMPORT_GRACE,
+    on_imported: Callable[[Import], None] | None = None,
 ) -> AppState:
     """Read and import the app. With `previous` and the set of `changed` files, modules of
     route files that did not change are reused (and keep their response caches); a change
-    to any other module (a helper) re-imports everything, since any route may import it."""
+    to any other module (a helper) re-imports everything, since any route may import it.
+
+    Modules import on importer threads, all at once; one still importing `import_grace`
+    seconds after it started is left behind (its routes answer 503) and `on_imported(job)`
+    is called when it finishes, so that a new state can take it in.
+    """
     if table is None:
         table = load_routes(app_dir, convention=convention, facts=facts)  # validates app_dir first
     ensure_on_path(app_dir)
-    modules = ModuleCache(app_dir)
+    modules = ModuleCache(app_dir, grace=import_grace, on_imported=on_imported)
     reused: frozenset[str] = frozenset()
     if previous is not None and changed is not None and changed <= previous.modules.files():
         reused = previous.modules.files() - changed
         modules.adopt(previous.modules, reused)
     routes: dict[str, LoadedRoute] = {}
     served = table.served()
+    modules.prefetch(
+        [f for r in table.routes if r.file in served for f in (*r.layouts, r.file)]
+        + ([table.global_middleware] if table.global_middleware else [])
+    )
     for route in table.routes:
         if route.file not in served:
             continue  # the matcher never reaches it: unservable, or shadowed by a duplicate
@@ -228,22 +250,34 @@ def load_state(
 
 
 def _with_import_problems(table: RouteTable, modules: ModuleCache) -> RouteTable:
-    """Add the files that parse but fail to import to the table's problems."""
+    """Add the files that parse but fail to import, or are still importing, to the table's problems."""
     known = {f for c in table.conflicts if c.kind == "load-error" for f in c.files}
+    patterns = {r.file: r.pattern for r in table.routes}
     extra = [
         Conflict(
             "load-error",
             "error",
-            next((r.pattern for r in table.routes if r.file == file), None),
+            patterns.get(file),
             (file,),
             f"{line}. Its URLs answer 500 until it is fixed; the other routes keep serving.",
         )
         for file, (line, _) in sorted(modules.errors.items())
         if file not in known
     ]
+    extra += [
+        Conflict(
+            "importing",
+            "warning",
+            patterns.get(file),
+            (file,),
+            f"{file} is still importing after {modules.grace:g} s. Its URLs answer 503 until it has finished; "
+            "the other routes keep serving.",
+        )
+        for file in sorted(modules.importing())
+    ]
     if not extra:
         return table
-    errors = {c.files[0]: c.message for c in extra}
+    errors = {c.files[0]: c.message for c in extra if c.kind == "load-error"}
     return table.with_problems(extra, errors)
 
 
@@ -258,17 +292,24 @@ class RouteApp:
         body_limit: int = DEFAULT_BODY_LIMIT,
         debug: bool = False,
         events: EventSink | None = None,
+        import_grace: float = IMPORT_GRACE,
     ) -> None:
         self.app_dir = app_dir
         self.convention = convention
         self.body_limit = body_limit
         self.debug = debug
+        self.import_grace = import_grace
         self.events = events if events is not None else EventSink()
         # Sync handlers and middleware run here, so a blocking one never stalls the loop.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix=HANDLER_THREAD_PREFIX)
         self._facts = FactsCache()
-        self._reload_lock = threading.Lock()
-        self.state = load_state(app_dir, convention, facts=self._facts)
+        # Re-entrant: a module that ends its import calls back on an importer thread, which may
+        # have to wait for the load that declared it overdue to finish and swap its state.
+        self._reload_lock = threading.RLock()
+        with self._reload_lock:
+            self.state = load_state(
+                app_dir, convention, facts=self._facts, import_grace=import_grace, on_imported=self._imported
+            )
 
     def reload(self, changed: Iterable[str | Path] | None = None) -> RoutesReloaded:
         """Rebuild after `changed` files (paths under APP; None: anything) and swap atomically.
@@ -276,9 +317,19 @@ class RouteApp:
         Requests in flight finish on the state they started with. A file that now fails keeps
         its URLs answering 500 naming the problem; everything else serves the new code.
         """
-        start = time.perf_counter()
         root = self.app_dir.resolve()
         files = None if changed is None else frozenset(_relative_file(Path(c), root) for c in changed)
+        return self._reload(files, files)
+
+    def _imported(self, job: Import) -> None:
+        """A module that was still importing after the grace has finished: serve it (or its error)."""
+        with self._reload_lock:
+            state: AppState | None = getattr(self, "state", None)  # None: the first load failed
+            if state is not None and state.modules.pending.get(job.file) is job:  # not superseded by a save
+                self._reload(frozenset(), frozenset({job.file}))
+
+    def _reload(self, files: frozenset[str] | None, announced: frozenset[str] | None) -> RoutesReloaded:
+        start = time.perf_counter()
         with self._reload_lock:
             before = self.state
             try:
@@ -289,6 +340,8 @@ class RouteApp:
                     previous=before,
                     changed=files,
                     table=self._same_table(before, files),
+                    import_grace=self.import_grace,
+                    on_imported=self._imported,
                 )
             except Exception:  # the directory vanished, say: keep serving the last good state
                 log.exception("reloading %s failed; still serving the previous routes", self.app_dir)
@@ -297,7 +350,7 @@ class RouteApp:
         old = {r.pattern for r in before.table.routes}
         new = {r.pattern for r in after.table.routes}
         event = RoutesReloaded(
-            changed=tuple(sorted(files or ())),
+            changed=tuple(sorted(announced or ())),
             added=tuple(sorted(new - old)),
             removed=tuple(sorted(old - new)),
             problems=after.table.conflicts,
@@ -444,6 +497,9 @@ class RouteApp:
     async def _global(self, state: AppState, request: Request, trace: Trace) -> Response:
         """The global middleware around routing."""
         if state.global_error:
+            job = state.modules.pending.get(state.table.global_middleware or "")
+            if job is not None and not job.done.is_set():
+                return _importing(job)
             return self._error(state.global_error, None)
         if state.global_fn is not None:
             early = await self._global_function(state.global_fn, request, trace)
@@ -503,6 +559,8 @@ class RouteApp:
         targets = state.targets.get(route.file)
         if targets is None:
             loaded = state.routes.get(route.file)
+            if loaded is not None and loaded.importing is not None:
+                return _importing(loaded.importing)
             reason = loaded.error if loaded else f"{route.file} is not loaded"
             return self._error(reason or "", loaded.traceback if loaded else None)
         target = targets.get(method) if status != 405 else None
@@ -662,13 +720,22 @@ def create_app(
     body_limit: int = DEFAULT_BODY_LIMIT,
     debug: bool = False,
     events: EventSink | None = None,
+    import_grace: float = IMPORT_GRACE,
 ) -> RouteApp:
     """A plain ASGI 3 application serving the route files under `app_dir`.
 
     Works under hypercorn, uvicorn, granian or `httpx.ASGITransport`, with or without
-    lifespan. `events` receives a `RequestFinished(trace)` for every request.
+    lifespan. `events` receives a `RequestFinished(trace)` for every request. A route module
+    still importing `import_grace` seconds after it started answers 503 until it has finished.
     """
-    return RouteApp(Path(app_dir), convention=convention, body_limit=body_limit, debug=debug, events=events)
+    return RouteApp(
+        Path(app_dir),
+        convention=convention,
+        body_limit=body_limit,
+        debug=debug,
+        events=events,
+        import_grace=import_grace,
+    )
 
 
 class _BodyTooLarge(Exception):
@@ -764,6 +831,14 @@ def _server_host(scope: Scope) -> str:
 
 
 _WHERE: Final = "_routeconsole_where"
+
+
+def _importing(job: Import) -> Response:
+    return Response(
+        f"Service Unavailable: {job.file} still importing after {job.elapsed():.0f} s\n",
+        status=503,
+        headers={"retry-after": "1"},
+    )
 
 
 def _cancelled() -> bool:

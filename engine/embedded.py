@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .app import DEFAULT_BODY_LIMIT, HANDLER_THREAD_PREFIX, RouteApp
 from .events import EventSink
+from .loader import IMPORT_GRACE
 from .reload import Reloader
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server
 from .store import RequestLog, default_log_path
@@ -44,10 +45,18 @@ class Engine:
         reload: bool = True,
         debug: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
+        import_grace: float = IMPORT_GRACE,
     ) -> None:
         self.app_dir = Path(app_dir)
         self.events = EventSink()
-        self.app = RouteApp(self.app_dir, convention=convention, debug=debug, body_limit=body_limit, events=self.events)
+        self.app = RouteApp(
+            self.app_dir,
+            convention=convention,
+            debug=debug,
+            body_limit=body_limit,
+            events=self.events,
+            import_grace=import_grace,
+        )
         self._scratch: Path | None = None
         if log is True:
             log_path = default_log_path(self.app_dir)

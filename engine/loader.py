@@ -18,8 +18,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import logging
 import os
+import queue
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,8 +40,19 @@ _USE_ATTR: Final = "__routeconsole_middleware__"
 _OWN_PACKAGES: Final = frozenset({"engine", "console", "themes"})
 
 
+IMPORT_GRACE: Final = 2.0  # seconds a route module may take to import before its URLs answer 503
+
+
 class LoadError(Exception):
     """A route file that cannot be served; `str()` says why, in one line."""
+
+
+class StillImporting(LoadError):
+    """A module whose top-level code is still running after the grace: its routes answer 503."""
+
+    def __init__(self, job: Import) -> None:
+        super().__init__(f"{job.file} is still importing")
+        self.job = job
 
 
 def use(*middleware: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -151,53 +166,186 @@ class LoadedRoute:
     error: str | None = None  # why the route answers 500
     traceback: str | None = None
     modules: dict[str, ModuleType] = field(default_factory=dict)  # the modules it was built from
+    importing: Import | None = None  # a module it needs is still importing: it answers 503
+
+
+class Import:
+    """One route module's top-level code, run on an importer thread.
+
+    `started` is set when a thread picks it up, `done` when it has a module or an error.
+    A job still running `grace` seconds after it started is *overdue*: the load goes on
+    without it (its routes answer 503) and `when_done` callbacks learn when it finishes.
+    """
+
+    __slots__ = ("_callbacks", "_lock", "done", "error", "file", "module", "name", "overdue", "path", "started")
+
+    def __init__(self, file: str, path: Path, name: str) -> None:
+        self.file, self.path, self.name = file, path, name
+        self.started: float | None = None
+        self.done = threading.Event()
+        self.module: ModuleType | None = None
+        self.error: tuple[str, str] | None = None  # (one line, traceback)
+        self.overdue = False
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[Import], None]] = []
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.monotonic() - self.started
+
+    def when_done(self, callback: Callable[[Import], None]) -> None:
+        """Call `callback(self)` once the import has finished (now, if it has)."""
+        with self._lock:
+            if not self.done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
+    def run(self) -> None:
+        self.started = time.monotonic()
+        try:
+            spec = importlib.util.spec_from_file_location(self.name, self.path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot import {self.file}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[self.name] = module
+            spec.loader.exec_module(module)
+            self.module = module
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt included: the file's problem, not ours
+            sys.modules.pop(self.name, None)
+            self.error = (f"{self.file} failed to import: {type(exc).__name__}: {exc}", traceback.format_exc())
+        with self._lock:
+            self.done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logging.getLogger("routeconsole.app").exception("after importing %s", self.file)
+
+
+class _Importer:
+    """Daemon threads that run route modules' top-level code.
+
+    A module that blocks on import (a top-level `time.sleep(40)`, a slow network call) holds
+    up one thread and its own routes, never the load, the server or the other routes. The
+    threads are daemons, so a module stuck forever never keeps the process from exiting, and
+    each job found overdue adds a thread, so stuck jobs never starve the others.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self._jobs: queue.SimpleQueue[Import] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._size = size
+        self._threads = 0
+
+    def submit(self, job: Import) -> None:
+        self._jobs.put(job)
+        with self._lock:
+            if self._threads < self._size:
+                self._spawn()
+
+    def replace(self) -> None:
+        """A job is overdue: its thread no longer counts toward the pool's size."""
+        with self._lock:
+            self._size += 1
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self._threads += 1
+        threading.Thread(target=self._work, name="routeconsole-import", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get().run()
+
+
+IMPORTER: Final = _Importer()
 
 
 class ModuleCache:
-    """Route modules imported once per load, keyed by file."""
+    """Route modules imported once per load, keyed by file.
 
-    def __init__(self, app_dir: Path) -> None:
+    `prefetch()` starts the imports of a load on importer threads, all at once; `get()` then
+    waits for each one up to `grace` seconds after it started. One still running then is
+    *pending*: `get()` raises `StillImporting`, and `on_imported(job)` is called when it ends.
+    """
+
+    def __init__(
+        self,
+        app_dir: Path,
+        *,
+        grace: float = IMPORT_GRACE,
+        on_imported: Callable[[Import], None] | None = None,
+    ) -> None:
         self.app_dir = app_dir.resolve()
         self.modules: dict[str, ModuleType] = {}
         self.errors: dict[str, tuple[str, str]] = {}  # file -> (one line, traceback)
+        self.pending: dict[str, Import] = {}  # file -> its import, started and not yet settled
+        self.grace = grace
+        self.on_imported = on_imported
         self._prefix = "routeconsole.app_" + hashlib.sha1(str(app_dir.resolve()).encode()).hexdigest()[:8]
 
     def files(self) -> frozenset[str]:
-        """Every file this cache imported or failed to import."""
-        return frozenset(self.modules) | frozenset(self.errors)
+        """Every file this cache imported, failed to import, or is importing."""
+        return frozenset(self.modules) | frozenset(self.errors) | frozenset(self.pending)
+
+    def importing(self) -> dict[str, Import]:
+        """The imports still running past their grace."""
+        return {file: job for file, job in self.pending.items() if job.overdue and not job.done.is_set()}
 
     def adopt(self, other: ModuleCache, files: Iterable[str]) -> None:
-        """Reuse another load's modules (and failures) for `files`, which did not change."""
+        """Reuse another load's modules (failures, imports under way) for `files`, which did not change."""
         for file in files:
             if file in other.modules:
                 self.modules[file] = other.modules[file]
             elif file in other.errors:
                 self.errors[file] = other.errors[file]
+            elif file in other.pending:
+                self.pending[file] = other.pending[file]
+
+    def prefetch(self, files: Iterable[str]) -> None:
+        """Start importing `files` (in this order) on the importer's threads."""
+        for file in dict.fromkeys(files):
+            if file not in self.modules and file not in self.errors and file not in self.pending:
+                job = Import(file, self.app_dir / file, f"{self._prefix}.{_module_name(file)}")
+                self.pending[file] = job
+                IMPORTER.submit(job)
 
     def get(self, file: str) -> ModuleType:
-        if file in self.errors:
-            raise LoadError(self.errors[file][0])
         if file in self.modules:
             return self.modules[file]
-        name = f"{self._prefix}.{_module_name(file)}"
-        path = self.app_dir / file
-        try:
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot import {file}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        except BaseException as exc:
-            sys.modules.pop(name, None)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            # Anything else, SystemExit included, is the file's problem: its URLs answer 500.
-            line = f"{file} failed to import: {type(exc).__name__}: {exc}"
-            self.errors[file] = (line, traceback.format_exc())
-            raise LoadError(line) from exc
-        self.modules[file] = module
-        return module
+        if file in self.errors:
+            raise LoadError(self.errors[file][0])
+        if file not in self.pending:
+            self.prefetch((file,))
+        job = self.pending[file]
+        if not job.overdue and not self._wait(job):
+            job.overdue = True
+            IMPORTER.replace()
+            if self.on_imported is not None:
+                job.when_done(self.on_imported)
+        if not job.done.is_set():
+            raise StillImporting(job)
+        del self.pending[file]
+        if job.error is not None:
+            self.errors[file] = job.error
+            raise LoadError(job.error[0])
+        assert job.module is not None
+        self.modules[file] = job.module
+        return job.module
+
+    def _wait(self, job: Import) -> bool:
+        """Wait for `job` until `grace` seconds after it started; whether it finished."""
+        while not job.done.is_set():
+            started = job.started
+            if started is None:  # queued behind other imports: its grace has not begun
+                job.done.wait(0.01)
+                continue
+            left = started + self.grace - time.monotonic()
+            if left <= 0:
+                return False
+            job.done.wait(left)
+        return True
 
 
 def _module_name(file: str) -> str:
@@ -257,6 +405,8 @@ def load_route(route: Route, modules: ModuleCache, previous: LoadedRoute | None 
         file_route = file_route if isinstance(file_route, FileRoute) else None
         layers.extend(_middleware_layers(module, "route", route.file, app_dir))
         endpoints = _endpoints(module, route, file_route, app_dir)
+    except StillImporting as exc:
+        return LoadedRoute(route, {}, (), error=str(exc), importing=exc.job)
     except LoadError as exc:
         tb = next((tb for f, (_, tb) in modules.errors.items() if f in (route.file, *route.layouts)), None)
         return LoadedRoute(route, {}, (), error=str(exc), traceback=tb)
@@ -313,7 +463,7 @@ def load_global(table: RouteTable, modules: ModuleCache) -> tuple[Callee | None,
     if file is None:
         return None, (), None
     try:
-        module = modules.get(file)
+        module = modules.get(file)  # StillImporting: the app answers 503 until it has finished
         if table.convention == "tanstack":
             return None, tuple(_middleware_layers(module, "global", file, modules.app_dir)), None
         fn = getattr(module, "middleware", None)

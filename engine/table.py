@@ -39,6 +39,7 @@ SEVERITY: Final[dict[str, Severity]] = {
     "no-handlers": "warning",
     "lowercase-method": "warning",
     "path-mismatch": "warning",
+    "importing": "warning",  # found when serving: a module still importing after the grace
 }
 
 

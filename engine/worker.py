@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from .app import create_app
+from .loader import IMPORT_GRACE
 from .reload import Reloader
 from .store import RequestLog
 
@@ -19,7 +20,12 @@ def _env(name: str) -> str:
     return os.environ.get(f"ROUTECONSOLE_WORKER_{name}", "")
 
 
-app = create_app(_env("APP"), convention=_env("CONVENTION") or None, debug=_env("DEBUG") == "True")
+app = create_app(
+    _env("APP"),
+    convention=_env("CONVENTION") or None,
+    debug=_env("DEBUG") == "True",
+    import_grace=float(_env("IMPORT_GRACE") or IMPORT_GRACE),
+)
 
 if _env("LOG"):
     _log = RequestLog(Path(_env("LOG")))

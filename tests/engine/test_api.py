@@ -14,6 +14,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(engine.__all__) == sorted(
         [
             "CONVENTIONS",
+            "IMPORT_GRACE",
             "MASK",
             "REPLAY_OF_HEADER",
             "SOURCE_HEADER",
