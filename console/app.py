@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.text import Text
 from textual import events, on, work
@@ -24,6 +25,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
@@ -38,6 +40,7 @@ from .messages import RequestsLogged, RoutesReloaded, ServerLogged
 from .screens.composer import ComposerScreen
 from .screens.dialogs import BindingRow, ConfirmScreen, ExportChoice, ExportScreen, HelpScreen, ViewerScreen
 from .theming import DEFAULT_THEME, find_palette, load_palettes
+from .visible import visible
 from .widgets.log_view import LogView
 from .widgets.route_tree import RouteTree
 
@@ -58,7 +61,11 @@ class ConsoleApp(App[None]):
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False, id="app.previous_tab"),
         Binding("t", "focus('routes')", "Routes", show=False, id="app.focus_routes"),
         Binding("l", "focus('log')", "Log", show=False, id="app.focus_log"),
+        Binding("z", "zoom", "Zoom", tooltip="Show the focused pane on the whole screen, and back", id="app.zoom"),
     ]
+
+    # The panes `z` zooms: a widget's pane is its nearest ancestor (or itself) with one of these ids.
+    PANES = {"left": "routes", "log": "log", "log-filter": "log", "details": "details"}
 
     def __init__(
         self,
@@ -149,7 +156,7 @@ class ConsoleApp(App[None]):
     ) -> None:
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
-    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus"})
+    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus", "zoom"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The main screen's keys do nothing while the composer or a dialog is on top."""
@@ -164,6 +171,40 @@ class ConsoleApp(App[None]):
     def action_problems(self) -> None:
         self.main.query_one(TabbedContent).active = "problems-tab"
         self.main.query_one("#problems", OptionList).focus()
+
+    # Zoom ----------------------------------------------------------------------------
+
+    @property
+    def zoomed(self) -> str | None:
+        """The pane on the whole screen ("routes", "log" or "details"), or None."""
+        return next((pane for pane in set(self.PANES.values()) if self.main.has_class(f"zoom-{pane}")), None)
+
+    def action_zoom(self) -> None:
+        """The focused pane takes the whole screen (the footer stays), or gives it back."""
+        if self.zoomed is not None:
+            self._zoom(None)
+        else:
+            self._zoom(self._pane_of(self.focused) or "details")
+
+    def _zoom(self, pane: str | None) -> None:
+        for name in set(self.PANES.values()):
+            self.main.set_class(name == pane, f"zoom-{name}")
+        focused = self.focused
+        if focused is not None:
+            self.call_after_refresh(focused.scroll_visible, animate=False)
+
+    def _pane_of(self, widget: Widget | None) -> str | None:
+        for node in widget.ancestors_with_self if widget is not None else ():
+            if node.id in self.PANES and node.screen is self.main:
+                return self.PANES[node.id]
+        return None
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """While zoomed, focus moving to another pane (`t`, `l`, `p`, tab) zooms that pane instead."""
+        zoomed = self.zoomed
+        pane = self._pane_of(event.widget)
+        if zoomed is not None and pane is not None and pane != zoomed:
+            self._zoom(pane)
 
     # Engine events ---------------------------------------------------------------
 
@@ -218,31 +259,40 @@ class ConsoleApp(App[None]):
         errors = sum(c.severity == "error" for c in table.conflicts)
         warnings = len(table.conflicts) - errors
         theme = self.palette.theme
-        text = Text()
-        text.append(" routeconsole ", style=f"bold reverse {theme.primary}")
-        text.append(f" {self.running.app_dir} ", style="bold")
-        text.append(f"· {self.running.url or 'not serving'} · {table.convention} · {len(table.routes)} routes · ")
-        text.append(f"{errors} error{'s' * (errors != 1)}", style=f"bold {theme.error}" if errors else "dim")
-        text.append(" · ")
-        text.append(f"{warnings} warning{'s' * (warnings != 1)}", style=f"bold {theme.warning}" if warnings else "dim")
-        text.append(f" · {self.reload_state}", style="dim")
+        error_style = f"bold {theme.error}" if errors else "dim"
+        warning_style = f"bold {theme.warning}" if warnings else "dim"
+        # (text, rank): a narrow header drops the lowest rank first
+        facts = [
+            (Text(table.convention), 2),
+            (Text(f"{len(table.routes)} routes"), 3),
+            (Text(f"{errors} error{'s' * (errors != 1)}", style=error_style), 5),
+            (Text(f"{warnings} warning{'s' * (warnings != 1)}", style=warning_style), 4),
+            (Text(visible(self.reload_state), style="dim"), 1),
+        ]
         if not self.running.persistent:
-            text.append(" · log not kept", style="dim")
-        self.main.query_one("#status", Static).update(text)
+            facts.append((Text("log not kept", style="dim"), 0))
+        badge = Text(" routeconsole ", style=f"bold reverse {theme.primary}")
+        app_dir, url = visible(str(self.running.app_dir)), self.running.url or "not serving"
+        self.main.query_one("#status", Static).update(
+            render.AtWidth(lambda width: status_line(badge, app_dir, url, facts, width))
+        )
 
     def _update_log_heading(self) -> None:
         log = self.main.query_one(LogView)
-        text = Text(log.header_line(), style="bold")
         state = []
         if log.terms:
             state.append(f"filter: {' '.join(log.terms)} ({log.count} of {len(log.rows)})")
         state.append("following" if log.following else "f: follow")
-        text.append("  " + " · ".join(state), style="dim")
+        text = log.heading(" · ".join(state))
         if text.plain != self._heading:  # PERF: an update lays the screen out again
             self._heading = text.plain
             self.main.query_one("#log-heading", Static).update(text)
 
     # The selected request ----------------------------------------------------------
+
+    @on(LogView.ColumnsChanged)
+    def _log_columns_changed(self) -> None:
+        self._update_log_heading()
 
     @on(LogView.Selected)
     def _request_selected(self, message: LogView.Selected) -> None:
@@ -263,7 +313,10 @@ class ConsoleApp(App[None]):
         self.entry = entry
         if entry is None:
             return
-        self.main.query_one("#trace", Static).update(render.waterfall(entry, self.palette))
+        palette = self.palette
+        # laid out for the pane's width, again whenever it changes (a resize, a zoom)
+        trace = render.AtWidth(lambda width: render.waterfall(entry, palette, width=width))
+        self.main.query_one("#trace", Static).update(trace)
         self.main.query_one("#request", Static).update(render.request_view(entry, self.palette))
         self.main.query_one("#response", Static).update(render.response_view(entry, self.palette))
 
@@ -554,6 +607,61 @@ class ConsoleApp(App[None]):
             self.running.reload()  # publishes RoutesReloaded, which updates the screen
         except Exception as exc:
             self.call_from_thread(self.notify, f"reload failed: {exc}", severity="error")
+
+
+def status_line(badge: Text, app_dir: str, url: str, facts: list[tuple[Text, int]], width: int) -> Text:
+    """The header for `width` cells: the badge, the app's folder, its URL, then `facts`.
+
+    The URL always shows. When the line is too wide the folder is shortened from the left first,
+    down to its last name (`…/long/path/app`, then `…/app`); then the facts go, lowest rank
+    first, then the badge; at last the folder is cut to what is left, or dropped.
+    """
+    kept = list(facts)
+    show_badge = True
+    last = max(app_dir.rfind("/"), app_dir.rfind("\\"))
+    floor = "…" + app_dir[last:] if last > 0 else app_dir  # the shortest the folder gets before facts go
+    while True:
+        facts_width = sum(text.cell_len + len(" · ") for text, _ in kept)
+        room = width - badge.cell_len * show_badge - len("  · ") - cell_len(url) - facts_width
+        if cell_len(floor) <= room:
+            break
+        if kept:
+            kept.remove(min(kept, key=lambda fact: fact[1]))
+        elif show_badge:
+            show_badge = False
+        else:
+            break
+    folder = shorten_path(app_dir, room)
+    line = Text(no_wrap=True, overflow="ellipsis")
+    if show_badge:
+        line.append_text(badge)
+    if folder:
+        line.append(f" {folder} ", style="bold")
+        line.append("· ")
+    else:
+        line.append(" ")
+    line.append(url)
+    for text, _ in kept:
+        line.append(" · ")
+        line.append_text(text)
+    return line
+
+
+def shorten_path(path: str, room: int) -> str:
+    """`path` in at most `room` cells: whole, else its tail after `…` from a `/` (`…/b/app`), else
+    the last name cut from the left, else nothing.
+
+    >>> shorten_path("/home/ada/projects/shop/app", 14)
+    '…/shop/app'
+    """
+    if cell_len(path) <= room:
+        return path
+    for n, char in enumerate(path):
+        if char in "/\\" and n and cell_len(path[n:]) + 1 <= room:
+            return "…" + path[n:]
+    if room < 2:
+        return ""
+    return "…" + path[-(room - 1) :]
 
 
 def _clashing_lines(table: engine.RouteTable, file: str, message: str) -> tuple[int, ...]:

@@ -10,20 +10,24 @@ from __future__ import annotations
 import base64
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.style import Style
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
 from .theming import Palette
+from .visible import visible
 
 DISPLAY_CAP: Final = 256 * 1024  # body bytes highlighted on screen; the log keeps up to 1 MiB
-BAR_WIDTH: Final = 32
+BAR_WIDTH: Final = 32  # the waterfall's time axis when the pane has room
+MIN_BAR_WIDTH: Final = 8  # narrower, the bar goes before a span name is cut
+WATERFALL_GAP: Final = 2  # cells between the waterfall's columns
+WATERFALL_HEADINGS: Final = {"SPAN": "SPAN", "LAYER": "LAYER", "MS": "MS", "OUTCOME": "OUTCOME", "CONTEXT": "CONTEXT +"}
 
 _LEXERS: Final = {
     "application/json": "json",
@@ -163,7 +167,44 @@ def timeline_bar(start: float, duration: float, total: float, width: int, style:
     return bar
 
 
-def waterfall(entry: dict[str, Any], palette: Palette) -> RenderableType:
+def waterfall_widths(natural: dict[str, int], width: int | None) -> dict[str, int]:
+    """The waterfall's columns that fit `width` cells, in order, each with its width.
+
+    `natural` holds the widest cell of each column but the bar, headings left out (CONTEXT is 0
+    when no span added context). Span names stay whole as long as anything else can give way,
+    in this order: the BAR narrows from BAR_WIDTH to MIN_BAR_WIDTH, CONTEXT is cut with `…` down
+    to its heading, LAYER goes (an empty CONTEXT before it), then CONTEXT, then the bar, and
+    OUTCOME keeps only its glyph (width 1). With `width` None every column has its natural
+    width and the bar BAR_WIDTH.
+
+    For names 16 wide, layers 8, durations 4, outcomes 9 and no context, at 45 cells (the trace
+    pane of an 80-column terminal): `{"SPAN": 16, "BAR": 10, "MS": 4, "OUTCOME": 9}`.
+    """
+    first, second = ("CONTEXT", "LAYER") if not natural.get("CONTEXT") else ("LAYER", "CONTEXT")
+    natural = {column: max(natural.get(column, 0), len(heading)) for column, heading in WATERFALL_HEADINGS.items()}
+    order = ("SPAN", "LAYER", "BAR", "MS", "OUTCOME", "CONTEXT")
+    if width is None:
+        return {column: BAR_WIDTH if column == "BAR" else natural[column] for column in order}
+    context_least = len(WATERFALL_HEADINGS["CONTEXT"])
+    for dropped in ((), (first,), (first, second)):
+        kept = [column for column in order if column not in dropped]
+        room = width - WATERFALL_GAP * (len(kept) - 1) - sum(natural[c] for c in kept if c not in ("BAR", "CONTEXT"))
+        if room < MIN_BAR_WIDTH + (context_least if "CONTEXT" in kept else 0):
+            continue
+        widths = {column: natural[column] for column in kept if column != "BAR"}
+        if "CONTEXT" in widths:
+            widths["CONTEXT"] = max(context_least, min(natural["CONTEXT"], room - MIN_BAR_WIDTH))
+            room -= widths["CONTEXT"]
+        widths["BAR"] = min(BAR_WIDTH, room)
+        return {column: widths[column] for column in order if column in widths}
+    widths = {"SPAN": natural["SPAN"], "MS": natural["MS"], "OUTCOME": natural["OUTCOME"]}
+    if sum(widths.values()) + 2 * WATERFALL_GAP > width:
+        widths["OUTCOME"] = 1
+    return widths
+
+
+def waterfall(entry: dict[str, Any], palette: Palette, *, width: int | None = None) -> RenderableType:
+    """The request's spans on a time axis, laid out for `width` cells (see `waterfall_widths`)."""
     spans = entry["spans"]
     theme = palette.theme
     title = Text()
@@ -176,15 +217,10 @@ def waterfall(entry: dict[str, Any], palette: Palette) -> RenderableType:
     if not spans:
         return Group(title, Text(""), Text("no middleware or handler ran for this request", style="dim"))
     total = max(entry["duration_ms"], max(s["start_ms"] + s["duration_ms"] for s in spans))
-    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold dim", expand=False)
-    grid.add_column("SPAN", no_wrap=True)
-    grid.add_column("LAYER", no_wrap=True, style="dim")
-    grid.add_column(f"0 ─ {total:.2f} ms".ljust(BAR_WIDTH), no_wrap=True)
-    grid.add_column("MS", justify="right", no_wrap=True)
-    grid.add_column("OUTCOME", no_wrap=True)
-    grid.add_column("CONTEXT +", no_wrap=True)
     colours = {"middleware": theme.primary, "handler": theme.success, "cache": theme.accent}
     errors: list[tuple[dict[str, Any], str]] = []
+    cells: dict[str, list[Text]] = {"SPAN": [], "LAYER": [], "MS": [], "OUTCOME": [], "CONTEXT": []}
+    bars: list[tuple[float, float, Style]] = []
     for span, depth in zip(spans, nesting(spans), strict=True):
         failed = span["outcome"] == "raise"
         colour = theme.error if failed else colours.get(span["kind"], theme.primary)
@@ -192,16 +228,40 @@ def waterfall(entry: dict[str, Any], palette: Palette) -> RenderableType:
         name.append(span["name"], style="bold" if span["kind"] == "handler" else "")
         outcome = span["outcome"] or "?"
         outcome_text = Text(f"{OUTCOME_GLYPHS.get(outcome, '?')} {outcome}", style=Style(color=colour, bold=failed))
-        grid.add_row(
-            name,
-            f"{span['layer']}" + (f" {span['kind']}" if span["kind"] == "cache" else ""),
-            timeline_bar(span["start_ms"], span["duration_ms"], total, BAR_WIDTH, Style(color=colour)),
-            f"{span['duration_ms']:.2f}",
-            outcome_text,
-            ", ".join(span["context"]) or "",
-        )
+        cells["SPAN"].append(name)
+        cells["LAYER"].append(Text(f"{span['layer']}" + (f" {span['kind']}" if span["kind"] == "cache" else "")))
+        bars.append((span["start_ms"], span["duration_ms"], Style(color=colour)))
+        cells["MS"].append(Text(f"{span['duration_ms']:.2f}"))
+        cells["OUTCOME"].append(outcome_text)
+        cells["CONTEXT"].append(Text(visible(", ".join(span["context"]))))
         if span.get("error"):
             errors.append((span, span["error"]))
+    widths = waterfall_widths({column: max(t.cell_len for t in texts) for column, texts in cells.items()}, width)
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold dim", expand=False)
+    for column, column_width in widths.items():
+        if column == "BAR":
+            axis = (f"0 ─ {total:.2f} ms", f"{total:.2f} ms", f"{total:.0f} ms", "")
+            heading = next(label for label in axis if len(label) <= column_width)
+        elif column == "OUTCOME" and column_width == 1:
+            heading = ""
+            cells["OUTCOME"] = [Text(text.plain[:1], style=text.style) for text in cells["OUTCOME"]]
+        else:
+            heading = WATERFALL_HEADINGS[column]
+        grid.add_column(
+            heading,
+            width=column_width,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right" if column == "MS" else "left",
+            style="dim" if column == "LAYER" else "",
+        )
+    for n, bar in enumerate(bars):
+        grid.add_row(
+            *(
+                timeline_bar(*bar[:2], total, column_width, bar[2]) if column == "BAR" else cells[column][n]
+                for column, column_width in widths.items()
+            )
+        )
     parts: list[RenderableType] = [title, Text(""), grid]
     files = [f"{s['name']}: {s['file']}:{s['line']}" for s in spans if s.get("file")]
     if files:
@@ -255,3 +315,16 @@ def side_by_side(left: list[str], right: list[str], palette: Palette) -> Table:
                 Text(f"+ {news[n]}", style=added) if n < len(news) else Text(""),
             )
     return grid
+
+
+class AtWidth:
+    """A renderable built for the width it is drawn at, as in
+    `Static(AtWidth(lambda width: waterfall(entry, palette, width=width)))`: a widget draws it
+    again when it is resized (or zoomed), so a layout that depends on the width follows it.
+    """
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)

@@ -7,9 +7,13 @@ PERF: the list can hold hundreds of thousands of entries, so it keeps only their
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -21,10 +25,50 @@ from textual.strip import Strip
 import engine
 
 from ..theming import Palette
+from ..visible import visible
 
-# column: (heading, width); the path takes what is left
-COLUMNS = (("#", 7), ("TIME", 13), ("METHOD", 8), ("STATUS", 7), ("MS", 9), ("PATH", 0), ("ROUTE", 24))
+# column: (heading, width); PATH and ROUTE share what is left
+COLUMNS = (("#", 7), ("TIME", 12), ("METHOD", 7), ("STATUS", 6), ("MS", 8), ("PATH", 0), ("ROUTE", 0))
+# A narrow list drops columns in this order until PATH gets MIN_PATH cells (and ROUTE, while
+# shown, MIN_ROUTE); METHOD, STATUS and PATH always stay (the route can be read in the trace,
+# the time and duration matter less).
+DROP_ORDER = ("ROUTE", "TIME", "MS", "#")
 MIN_PATH = 16
+MIN_ROUTE, MAX_ROUTE = 12, 24
+RIGHT_ALIGNED = frozenset({"#", "MS"})
+
+
+@functools.lru_cache(maxsize=16)  # PERF: asked once per drawn line
+def columns_for(width: int) -> tuple[tuple[str, int], ...]:
+    """The columns a list `width` cells wide shows, each with its width.
+
+    Columns are separated by one space and the line leaves its last cell free. PATH and ROUTE
+    share what the others leave, ROUTE two fifths of it at most (and MAX_ROUTE). At 45 cells
+    (an 80-column terminal): `#`, METHOD, STATUS and a 21-cell PATH; at 88 (150 columns) every
+    column, PATH 25 and ROUTE 16; at 118 (200 columns) PATH 47 and ROUTE 24.
+    """
+    shown = [heading for heading, _ in COLUMNS]
+    fixed = dict(COLUMNS)
+
+    def room() -> int:
+        """Cells left for PATH and ROUTE."""
+        return width - 1 - sum(fixed[h] + 1 for h in shown if h != "PATH")
+
+    for name in DROP_ORDER:
+        if room() >= MIN_PATH + (MIN_ROUTE if "ROUTE" in shown else 0):
+            break
+        shown.remove(name)
+    left = room()
+    route = min(MAX_ROUTE, max(MIN_ROUTE, left * 2 // 5)) if "ROUTE" in shown else 0
+    sizes = {**fixed, "PATH": max(MIN_PATH, left - route), "ROUTE": route}
+    return tuple((heading, sizes[heading]) for heading in shown)
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded or cut to exactly `width` cells, a cut marked with `…`."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 def row_text(row: engine.LogSummary) -> str:
@@ -92,6 +136,9 @@ class LogView(ScrollView, can_focus=True):
     class FilterAsked(Message):
         pass
 
+    class ColumnsChanged(Message):
+        """The list was resized: the columns shown, or their widths, may differ."""
+
     def __init__(self, palette: Palette, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.palette = palette
@@ -158,18 +205,30 @@ class LogView(ScrollView, can_focus=True):
     # Drawing ---------------------------------------------------------------------
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self._width(), self.count)
+        columns = self.columns()
+        self.virtual_size = Size(sum(w + 1 for _, w in columns), self.count)
 
-    def _width(self) -> int:
-        return sum(w + 1 for _, w in COLUMNS) + MIN_PATH
+    def columns(self) -> tuple[tuple[str, int], ...]:
+        """The columns shown at the list's present width (see `columns_for`)."""
+        return columns_for(self.scrollable_content_region.width)
 
-    def _path_width(self) -> int:
-        fixed = sum(w + 1 for _, w in COLUMNS if w)
-        return max(MIN_PATH, self.scrollable_content_region.width - fixed - 1)
+    def on_resize(self) -> None:
+        self._resize()
+        self.post_message(self.ColumnsChanged())
 
-    def header_line(self) -> str:
-        path_width = self._path_width()
-        return " ".join(h.ljust(w or path_width) if h not in ("#", "MS") else h.rjust(w) for h, w in COLUMNS)
+    def heading(self, note: str = "") -> Text:
+        """The headings of the columns shown, aligned with the rows; `note` (the list's state:
+        following, a filter) goes in the blank beside PATH, cut with `…` if it does not fit."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for heading, width in self.columns():
+            if text:
+                text.append(" ")
+            if heading == "PATH" and note and width > len("PATH  …"):
+                text.append("PATH", style="bold")
+                text.append(fit(f"  {note}", width - len("PATH")), style="dim")
+            else:
+                text.append(heading.rjust(width) if heading in RIGHT_ALIGNED else heading.ljust(width), style="bold")
+        return text
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -182,32 +241,32 @@ class LogView(ScrollView, can_focus=True):
         if index == self.cursor:
             base = base + self.get_component_rich_style("logview--cursor")
         dim = base + self.get_component_rich_style("logview--dim")
-        when = datetime.fromtimestamp(row.time, self._local_tz).strftime("%H:%M:%S.%f")[:12]
-        query = f"?{row.query}" if row.query else ""
-        path_width = self._path_width()
-        path = f"{row.path}{query}"
-        if len(path) > path_width:
-            path = path[: path_width - 1] + "…"
-        mark = "↻" if row.replay_of else ("✎" if row.source == "composer" else " ")
-        status = str(row.status) if row.status else "---"
         gap = Segment(" ", base)
-        segments = [
-            Segment(f"{row.id:>6}{mark}", dim),
-            gap,
-            Segment(when.ljust(13), dim),
-            gap,
-            Segment(row.method.ljust(8)[:8], base + self.palette.method(row.method)),
-            gap,
-            Segment(status.ljust(7), base + self.palette.status(row.status)),
-            gap,
-            Segment(f"{row.duration_ms:>9.1f}", base),
-            gap,
-            Segment(path.ljust(path_width), base),
-            gap,
-            Segment((row.pattern or "—")[:24].ljust(24), dim),
-        ]
+        segments: list[Segment] = []
+        for heading, cell_width in self.columns():
+            if segments:
+                segments.append(gap)
+            segments.append(self._cell(row, heading, cell_width, base, dim))
         strip = Strip(segments).crop(scroll_x, scroll_x + width)
         return strip.extend_cell_length(width, base)
+
+    def _cell(self, row: engine.LogSummary, heading: str, width: int, base: Style, dim: Style) -> Segment:
+        if heading == "#":
+            mark = "↻" if row.replay_of else ("✎" if row.source == "composer" else " ")
+            return Segment(f"{row.id:>{width - 1}}{mark}", dim)
+        if heading == "TIME":
+            when = datetime.fromtimestamp(row.time, self._local_tz).strftime("%H:%M:%S.%f")[:12]
+            return Segment(fit(when, width), dim)
+        if heading == "METHOD":
+            return Segment(fit(row.method, width), base + self.palette.method(row.method))
+        if heading == "STATUS":
+            return Segment(fit(str(row.status) if row.status else "---", width), base + self.palette.status(row.status))
+        if heading == "MS":
+            return Segment(f"{row.duration_ms:>{width}.1f}", base)
+        if heading == "PATH":
+            query = f"?{row.query}" if row.query else ""
+            return Segment(fit(visible(f"{row.path}{query}"), width), base)
+        return Segment(fit(visible(row.pattern or "—"), width), dim)
 
     # Moving ----------------------------------------------------------------------
 
