@@ -16,6 +16,7 @@ import engine
 
 from ..compose import parse_segment
 from ..theming import Palette
+from ..visible import visible
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,19 @@ class RouteNode:
     route: engine.Route | None = None
 
 
+_RANK = {"warning": 0, "importing": 1, "error": 2}
+
+
 def route_problems(conflicts: Iterable[engine.Conflict]) -> dict[str, str]:
-    """file -> the worst severity of the problems naming it."""
+    """file -> the worst of the problems naming it: "error", "importing" (its module is still
+    importing: its URLs answer 503 for now) or "warning"."""
     worst: dict[str, str] = {}
     for conflict in conflicts:
+        mark = "importing" if conflict.kind == "importing" else conflict.severity
         for file in conflict.files:
-            if worst.get(file) != "error":
-                worst[file] = conflict.severity
+            current = worst.get(file)
+            if current is None or _RANK[mark] > _RANK[current]:
+                worst[file] = mark
     return worst
 
 
@@ -137,7 +144,7 @@ class RouteTree(Tree[RouteNode]):
 
     def _segment_label(self, part: str) -> Text:
         kind, _ = parse_segment(part)
-        return Text(part, style=self.palette.segment(kind) if kind else "")
+        return Text(visible(part), style=self.palette.segment(kind) if kind else "")  # names from the file system
 
     def _route_label(self, part: str, route: engine.Route, severity: str | None) -> Text:
         label = self._segment_label(part) if part != "/" else Text("/", style="bold")
@@ -154,9 +161,11 @@ class RouteTree(Tree[RouteNode]):
                 label.append("page ", style="dim")
         if severity == "error" and not route.error:
             label.append("✖", style=Style(color=self.palette.theme.error, bold=True))
+        elif severity == "importing":
+            label.append("⧗ importing", style=Style(color=self.palette.theme.warning, bold=True))
         elif severity == "warning":
             label.append("⚠", style=Style(color=self.palette.theme.warning, bold=True))
-        label.append(f"  {route.file}", style="dim")
+        label.append(f"  {visible(route.file)}", style="dim")
         return label
 
     def action_open(self) -> None:
