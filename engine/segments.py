@@ -10,6 +10,7 @@ beats a parameter, which beats a catch-all, which beats an optional catch-all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -46,14 +47,49 @@ class InvalidSegment(ValueError):
     """A folder or file name that no dialect can route; the message explains it."""
 
 
+def parse_pattern(text: str) -> tuple[Segment, ...]:
+    """The inverse of `pattern_text`: `/users/[id]/[...rest]` -> its segments.
+
+    `/` is the root, `()`. Text that is not a canonical pattern (no leading `/`, an empty
+    segment as in `//` or a trailing `/`, malformed brackets) raises `InvalidSegment`.
+    """
+    if not text.startswith("/"):
+        raise InvalidSegment(f"{text!r}: a pattern starts with '/'")
+    if text == "/":
+        return ()
+    return tuple(parse_bracketed(part) for part in text[1:].split("/"))
+
+
+_SEPARATORS: Final = re.compile(r"[/\\]")
+
+
+def static_segment(name: str, value: str | None = None) -> Segment:
+    """The static segment `value` (by default `name` itself), written as `name` in the file tree.
+
+    Raises `InvalidSegment` for text no request can reach: an empty segment, and a dot
+    segment (`.`, `..`, or text that splits on `/` or `\\` into one, like `a\\..`), since
+    dot segments are resolved, or refused with 400, before any matching.
+    """
+    text = name if value is None else value
+    if not text:
+        raise InvalidSegment(f"'{name}': an empty name is not a URL segment")
+    if any(part in (".", "..") for part in _SEPARATORS.split(text)):
+        raise InvalidSegment(
+            f"'{name}': '{text}' is a dot segment, which is resolved (or refused) before matching, "
+            "so no request can reach it"
+        )
+    return Segment(STATIC, text)
+
+
 def parse_bracketed(name: str) -> Segment:
     """Parse a Next.js / Expo folder or file stem into a segment.
 
     `users` -> static, `[id]` -> param, `[...slug]` -> catch-all, `[[...slug]]` -> optional
-    catch-all. Malformed brackets (`[[id]]`, `[..id]`, `[]`, `a[b]`) raise `InvalidSegment`.
+    catch-all. Malformed brackets (`[[id]]`, `[..id]`, `[]`, `a[b]`), an empty name and a
+    dot segment (see `static_segment`) raise `InvalidSegment`.
     """
     if "[" not in name and "]" not in name:
-        return Segment(STATIC, name)
+        return static_segment(name)
     if name.startswith("[[") and name.endswith("]]"):
         inner = name[2:-2]
         if not inner.startswith("..."):

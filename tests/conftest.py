@@ -1,9 +1,23 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests (tests/engine/test_properties.py). 200 examples a property keeps them to a
+# few seconds. No deadline: on a shared 2-core machine an example's duration says nothing,
+# and a timing failure would be flaky. In CI (`CI` set, as GitHub Actions and most others do)
+# the examples are derandomized: a red build is then reproducible from the commit alone (CI
+# keeps no example database to replay from) and never flips on a re-run; local runs stay
+# random, so each run explores new inputs, and `.hypothesis/` replays what failed.
+# HYPOTHESIS_PROFILE=thorough (or `pytest --hypothesis-profile thorough`) searches harder.
+settings.register_profile("default", max_examples=200, deadline=None)
+settings.register_profile("ci", settings.get_profile("default"), derandomize=True, database=None)
+settings.register_profile("thorough", settings.get_profile("default"), max_examples=20_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
 GET_HANDLER = "async def GET(request):\n    return {'ok': True}\n"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from ..segments import CATCHALL, PARAM, SPLAT, STATIC, InvalidSegment, Segment
+from ..segments import CATCHALL, PARAM, SPLAT, STATIC, InvalidSegment, Segment, static_segment
 from .base import Layout, Misplaced, RouteSpec, is_group, pick_global_middleware
 
 _ROOT: Final = "__root"
@@ -98,6 +98,8 @@ class TanstackDialect:
 
 def split_tokens(name: str) -> list[str]:
     """Split a file or folder name on `.`, except inside brackets: `a[.]b.c` -> `a[.]b`, `c`."""
+    if not name:
+        raise InvalidSegment("'': an empty name is not a URL segment")
     tokens: list[str] = []
     current: list[str] = []
     depth = 0
@@ -137,4 +139,4 @@ def _segment(token: str) -> Segment | None:
         return Segment(PARAM, name)
     if "$" in token.replace("[$]", ""):
         raise InvalidSegment(f"'{token}': '$' starts a parameter and must begin the segment (escape it as [$])")
-    return Segment(STATIC, token.replace("[", "").replace("]", ""))
+    return static_segment(token, token.replace("[", "").replace("]", ""))
