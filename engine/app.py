@@ -55,6 +55,7 @@ REPLAY_OF_HEADER_B: Final = REPLAY_OF_HEADER.encode()
 log = logging.getLogger("routeconsole.app")
 
 DEFAULT_BODY_LIMIT: Final = 10 * 1024 * 1024
+HTTP_VERSIONS: Final = frozenset({"1.1", "1.0", "2", "3"})
 HANDLER_THREAD_PREFIX: Final = "routeconsole-handler"  # sync handlers' pool threads
 
 Scope = MutableMapping[str, Any]
@@ -397,14 +398,14 @@ class RouteApp:
         trace = Trace.begin(method, raw_path, query, raw_headers, scope.get("client"))
         # PERF: one pass over the raw pairs for the few headers the engine itself reads.
         length = host = None
-        framed = False  # the request says how its body is delimited
+        framed = chunked = False  # the request says how its body is delimited
         for name, value in raw_headers:
             if name == b"content-length":
                 length, framed = value, True
             elif name == b"host":
                 host = value
             elif name == b"transfer-encoding":
-                framed = True
+                framed = chunked = True
             elif name == SOURCE_HEADER_B:
                 source = value.decode("latin-1")
                 if source in SOURCES:
@@ -413,15 +414,20 @@ class RouteApp:
                 trace.replay_of = int(value)
 
         response: Response | None = None
+        version = scope.get("http_version", "1.1")
         path = raw_path
-        if "." in raw_path or "%2" in raw_path:  # PERF: matcher.needs_resolving(), inlined
+        if version not in HTTP_VERSIONS:  # h11 takes any d.d: HTTP/9.9 is no HTTP we speak
+            response = _refuse(f"HTTP/{version} is not a version this server speaks")
+        elif length is not None and chunked:  # RFC 9112 6.3: a smuggling attempt; close after answering
+            response = _refuse("a request with both Content-Length and Transfer-Encoding")
+        elif "." in raw_path or "%2" in raw_path:  # PERF: matcher.needs_resolving(), inlined
             try:  # no app code, global middleware included, ever sees a dot segment
                 path = resolve_dots(raw_path)
             except UnsafePath as exc:
                 response = Response(f"Bad Request: {exc}\n", status=400)
         body = b""
         # An HTTP/1.x request with neither header has no body by definition.
-        if response is None and (framed or scope.get("http_version", "1.1") not in ("1.1", "1.0")):
+        if response is None and (framed or (version != "1.1" and version != "1.0")):
             try:
                 body = await _read_body(receive, length, self.body_limit)
             except _BodyTooLarge:
@@ -831,6 +837,11 @@ def _server_host(scope: Scope) -> str:
 
 
 _WHERE: Final = "_routeconsole_where"
+
+
+def _refuse(reason: str) -> Response:
+    """A 400 for a request whose framing cannot be trusted: the connection closes after it."""
+    return Response(f"Bad Request: {reason}\n", status=400, headers={"connection": "close"})
 
 
 def _importing(job: Import) -> Response:

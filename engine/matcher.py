@@ -194,7 +194,9 @@ class Matcher:
                 return
         if node.leaf is None:
             node.leaf = _Leaf(route)
-            if not node.leaf.dynamic:
+            # A pattern holds decoded names and the lookup takes the raw path: exact only
+            # when there is no "%" to decode (`/100%25` must not reach a folder `100%25`).
+            if not node.leaf.dynamic and "%" not in route.pattern:
                 self._static[route.pattern] = node.leaf
 
     def _nodes(self) -> Iterator[_Node]:
