@@ -154,6 +154,8 @@ class ConsoleApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,  # messages quote paths like /users/[id], which are not markup
     ) -> None:
+        # Toasts quote paths, commands and errors from traffic and route code: one call site for all.
+        message, title = visible(message, multiline=True), visible(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus", "zoom"})
@@ -245,12 +247,13 @@ class ConsoleApp(App[None]):
         text = event.text.rstrip("\n")
         if text.strip():
             stream = "stderr" if event.stderr else "stdout"
-            self.main.query_one("#server-log", RichLog).write(Text(f"{stream}: {text}", style="dim" * event.stderr))
+            line = Text(f"{stream}: {visible(text, multiline=True)}", style="dim" * event.stderr)
+            self.main.query_one("#server-log", RichLog).write(line)
 
     def on_server_logged(self, message: ServerLogged) -> None:
         level = message.record.levelname
         style = "bold red" if level in ("ERROR", "CRITICAL") else "yellow" if level == "WARNING" else ""
-        self.main.query_one("#server-log", RichLog).write(Text(message.text, style=style))
+        self.main.query_one("#server-log", RichLog).write(Text(visible(message.text, multiline=True), style=style))
 
     # Status ----------------------------------------------------------------------
 
@@ -460,7 +463,7 @@ class ConsoleApp(App[None]):
             colour = theme.error if conflict.severity == "error" else theme.warning
             prompt.append(f"{conflict.severity:<8}", style=f"bold {colour}")
             prompt.append(f"{conflict.kind:<22}", style="bold")
-            prompt.append(conflict.message)
+            prompt.append(visible(conflict.message))
             problems.add_option(Option(prompt, id=str(n)))
         if not self.table.conflicts:
             problems.add_option(Option(Text("No problems: every route is reachable.", style="dim"), disabled=True))

@@ -132,7 +132,23 @@ class Draft:
         else:
             headers.append((SOURCE_HEADER, "composer"))
         url = base_url.rstrip("/") + self.path + (f"?{urlencode(query)}" if query else "")
-        return httpx.Request(self.method, url, headers=headers, content=content)
+        return httpx.Request(self.method, url, headers=_header_bytes(headers), content=content)
+
+
+def _header_bytes(headers: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
+    """Header values as HTTP carries them: one byte per character (latin-1), as the log reads them."""
+    encoded = []
+    for name, value in headers:
+        if not name.isascii() or not name.isprintable():
+            raise ComposeError(f"the header name {name!r} is not plain ASCII")
+        try:
+            encoded.append((name, value.encode("latin-1")))
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start]
+            raise ComposeError(
+                f"the {name} header holds {bad!r}, which a header cannot carry; only Latin-1 characters can"
+            ) from exc
+    return encoded
 
 
 def draft_for_route(route: engine.Route) -> Draft:

@@ -3,6 +3,10 @@
 Pure functions of log entries (the dicts `RequestLog.get` returns) and a `Palette`, so the
 widgets stay thin and each view can be checked on its own. Highlighting is Pygments through
 Rich's `Syntax`, in the theme's Pygments style.
+
+Everything drawn here that routeconsole did not write (paths, headers, bodies, span names,
+context keys, tracebacks, file names and contents) goes through `visible()` in these
+functions, after any pretty-printing, so no control character reaches the terminal raw.
 """
 
 from __future__ import annotations
@@ -90,7 +94,9 @@ def body_view(message: dict[str, Any], mime: str, palette: Palette) -> Renderabl
     if len(text) > DISPLAY_CAP:
         notes.append(Text(f"showing the first {DISPLAY_CAP:,} of {len(text):,} characters", style="bold yellow"))
         text = text[:DISPLAY_CAP]
-    code = Syntax(pretty(text, mime), lexer_for(mime), theme=palette.syntax, word_wrap=True, background_color="default")
+    # After pretty-printing: json.loads turns an escaped "\u001b" in a body into a raw ESC.
+    shown = visible(pretty(text, mime), multiline=True)
+    code = Syntax(shown, lexer_for(mime), theme=palette.syntax, word_wrap=True, background_color="default")
     return Group(*notes, code)
 
 
@@ -101,7 +107,7 @@ def headers_table(headers: Sequence[Sequence[str]]) -> RenderableType:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for name, value in headers:
-        grid.add_row(f"{name}:", value)
+        grid.add_row(Text(f"{visible(name)}:"), Text(visible(value)))
     return grid
 
 
@@ -109,12 +115,12 @@ def request_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
     line = Text()
     line.append(entry["method"], style=palette.method(entry["method"]))
     query = f"?{entry['query']}" if entry["query"] else ""
-    line.append(f" {entry['path']}{query}")
-    line.append(f"   #{entry['id']} · {entry['source']}", style="dim")
+    line.append(visible(f" {entry['path']}{query}"))
+    line.append(visible(f"   #{entry['id']} · {entry['source']}"), style="dim")
     if entry.get("replay_of"):
         line.append(f" · replay of #{entry['replay_of']}", style="dim")
     if entry.get("client"):
-        line.append(f" · from {entry['client']}", style="dim")
+        line.append(visible(f" · from {entry['client']}"), style="dim")
     return _message_view(line, entry, "request", palette)
 
 
@@ -209,11 +215,11 @@ def waterfall(entry: dict[str, Any], palette: Palette, *, width: int | None = No
     theme = palette.theme
     title = Text()
     title.append(entry["method"], style=palette.method(entry["method"]))
-    title.append(f" {entry['path']} ")
+    title.append(visible(f" {entry['path']} "))
     title.append(str(entry["status"]), style=palette.status(entry["status"]))
     title.append(f"  {entry['duration_ms']:.2f} ms", style="bold")
     route = entry.get("route")
-    title.append(f"  {route['pattern']} ({route['file']})" if route else "  no route matched", style="dim")
+    title.append(visible(f"  {route['pattern']} ({route['file']})") if route else "  no route matched", style="dim")
     if not spans:
         return Group(title, Text(""), Text("no middleware or handler ran for this request", style="dim"))
     total = max(entry["duration_ms"], max(s["start_ms"] + s["duration_ms"] for s in spans))
@@ -225,7 +231,7 @@ def waterfall(entry: dict[str, Any], palette: Palette, *, width: int | None = No
         failed = span["outcome"] == "raise"
         colour = theme.error if failed else colours.get(span["kind"], theme.primary)
         name = Text("  " * depth + ("└ " if depth else ""), style="dim")
-        name.append(span["name"], style="bold" if span["kind"] == "handler" else "")
+        name.append(visible(span["name"]), style="bold" if span["kind"] == "handler" else "")
         outcome = span["outcome"] or "?"
         outcome_text = Text(f"{OUTCOME_GLYPHS.get(outcome, '?')} {outcome}", style=Style(color=colour, bold=failed))
         cells["SPAN"].append(name)
@@ -265,12 +271,14 @@ def waterfall(entry: dict[str, Any], palette: Palette, *, width: int | None = No
     parts: list[RenderableType] = [title, Text(""), grid]
     files = [f"{s['name']}: {s['file']}:{s['line']}" for s in spans if s.get("file")]
     if files:
-        parts += [Text(""), Text("  ".join(files), style="dim")]
+        parts += [Text(""), Text(visible("  ".join(files)), style="dim")]
     for span, error in errors[:1]:  # the innermost error is repeated by every layer it crossed
         parts += [
             Text(""),
-            Text(f"✖ {span['name']} raised", style=Style(color=theme.error, bold=True)),
-            Syntax(error, "pytb", theme=palette.syntax, word_wrap=True, background_color="default"),
+            Text(visible(f"✖ {span['name']} raised"), style=Style(color=theme.error, bold=True)),
+            Syntax(
+                visible(error, multiline=True), "pytb", theme=palette.syntax, word_wrap=True, background_color="default"
+            ),
         ]
     return Group(*parts)
 
@@ -279,11 +287,11 @@ def source_view(path: Path, lines: Sequence[int], palette: Palette, title: str) 
     try:
         code = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return Text(f"{title}: cannot read it: {exc}", style="bold red")
+        return Text(visible(f"{title}: cannot read it: {exc}"), style="bold red")
     return Group(
-        Text(title, style="bold"),
+        Text(visible(title), style="bold"),
         Syntax(
-            code,
+            visible(code, multiline=True),
             "python",
             theme=palette.syntax,
             line_numbers=True,
@@ -306,13 +314,13 @@ def side_by_side(left: list[str], right: list[str], palette: Palette) -> Table:
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             for a, b in zip(left[i1:i2], right[j1:j2], strict=True):
-                grid.add_row(Text(a, style="dim"), Text(b, style="dim"))
+                grid.add_row(Text(visible(a), style="dim"), Text(visible(b), style="dim"))
             continue
         olds, news = left[i1:i2], right[j1:j2]
         for n in range(max(len(olds), len(news))):
             grid.add_row(
-                Text(f"- {olds[n]}", style=removed) if n < len(olds) else Text(""),
-                Text(f"+ {news[n]}", style=added) if n < len(news) else Text(""),
+                Text(f"- {visible(olds[n])}", style=removed) if n < len(olds) else Text(""),
+                Text(f"+ {visible(news[n])}", style=added) if n < len(news) else Text(""),
             )
     return grid
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import re
 import time
 from typing import Any
 
@@ -21,6 +23,11 @@ import engine
 from .. import render
 from ..compose import BODY_KINDS, METHODS, ComposeError, Draft, fill_pattern, pattern_params
 from ..theming import Palette
+from ..visible import UNSAFE, visible
+
+# In a JSON body, a control character can only be inside a string (or the JSON is broken
+# anyway), where the JSON escape `\u009b` means the very same character.
+_JSON_UNSAFE = re.compile("[" + "".join(re.escape(c) for c in sorted(UNSAFE - {"\n", "\t", "\r"})) + "]")
 
 
 class ComposerScreen(Screen[None]):
@@ -40,7 +47,10 @@ class ComposerScreen(Screen[None]):
         route: engine.Route | None = None,
     ) -> None:
         super().__init__()
-        self.draft = draft
+        # The fields show what a logged request or a file name held: control characters in it
+        # become visible stand-ins there (and are sent as shown; `r` replays the exact bytes).
+        self.draft = shown_draft(draft)
+        self.draft_changed = self.draft != draft
         self.base_url = base_url
         self.client = client
         self.palette = palette
@@ -53,7 +63,7 @@ class ComposerScreen(Screen[None]):
         what = f"{self.route.pattern}  ({self.route.file})" if self.route else "a request"
         if draft.replay_of is not None:
             what = f"an edited replay of #{draft.replay_of}"
-        yield Static(Text.assemble(("Composer", "bold"), f" · {what}"), id="composer-title")
+        yield Static(Text.assemble(("Composer", "bold"), f" · {visible(what)}"), id="composer-title")
         with Horizontal(id="composer-line"):
             yield Select([(m, m) for m in METHODS], value=draft.method, allow_blank=False, id="method", compact=True)
             yield Input(draft.path, placeholder="/path", id="path", compact=True)
@@ -64,7 +74,8 @@ class ComposerScreen(Screen[None]):
                     yield Label("Path parameters", classes="field-label")
                     for name, kind in self.params:
                         hint = {"catchall": " (one or more segments: a/b)", "optional": " (optional: a/b)"}
-                        yield Input(placeholder=f"{name}{hint.get(kind, '')}", id=f"param-{name}", classes="param")
+                        hint_text = visible(f"{name}{hint.get(kind, '')}")
+                        yield Input(placeholder=hint_text, id=f"param-{name}", classes="param")
                 yield Label("Query  (key=value, one per line)", classes="field-label")
                 yield TextArea(draft.query, id="query", classes="pairs", soft_wrap=False)
                 yield Label("Headers  (Name: value, one per line)", classes="field-label")
@@ -75,7 +86,14 @@ class ComposerScreen(Screen[None]):
                     yield Select(kinds, value=draft.body_kind, allow_blank=False, id="body-kind", compact=True)
                 yield TextArea(draft.body, id="body", soft_wrap=True)
             with VerticalScroll(id="composer-response"):
-                yield Static(Text("Send the request (ctrl+j) to see the response here.", style="dim"), id="response")
+                waiting = Text("Send the request (ctrl+j) to see the response here.", style="dim")
+                if self.draft_changed:
+                    waiting.append(
+                        "\nControl characters in this request are shown as stand-ins (␛, \\x9b) and are sent"
+                        " as shown; r in the log replays the original bytes.",
+                        style="bold yellow",
+                    )
+                yield Static(waiting, id="response")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -108,9 +126,9 @@ class ComposerScreen(Screen[None]):
         try:
             request = self.current_draft().request(self.base_url)
         except ComposeError as exc:
-            self._show(Text(f"Not sent: {exc}", style="bold red"))
+            self._show(Text(visible(f"Not sent: {exc}"), style="bold red"))
             return
-        self._show(Text(f"Sending {request.method} {request.url} ...", style="dim"))
+        self._show(Text(visible(f"Sending {request.method} {request.url} ..."), style="dim"))
         self._send(request)
 
     @work(exclusive=True, group="composer-send")
@@ -119,7 +137,7 @@ class ComposerScreen(Screen[None]):
         try:
             response = await self.client.send(request)
         except httpx.HTTPError as exc:
-            self._show(Text(f"{request.method} {request.url} failed: {exc!r}", style="bold red"))
+            self._show(Text(visible(f"{request.method} {request.url} failed: {exc!r}"), style="bold red"))
             return
         elapsed = (time.perf_counter() - started) * 1000
         self.last = response
@@ -128,7 +146,7 @@ class ComposerScreen(Screen[None]):
     def _response_view(self, response: httpx.Response, elapsed_ms: float) -> Group:
         line = Text()
         reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
-        line.append(f"{response.status_code} {reason}", style=self.palette.status(response.status_code))
+        line.append(visible(f"{response.status_code} {reason}"), style=self.palette.status(response.status_code))
         line.append(f"   {elapsed_ms:.1f} ms · {len(response.content):,} bytes", style="dim")
         mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
         content = response.content
@@ -150,3 +168,19 @@ class ComposerScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+
+def shown_draft(draft: Draft) -> Draft:
+    """The draft with each control character in its text fields made visible: a stand-in
+    (`␛`, `\\x9b`), or in a JSON body the JSON escape for it (`\\u001b`), which sends the same data."""
+    if draft.body_kind == "json":
+        body = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", draft.body)
+    else:
+        body = visible(draft.body, multiline=True)
+    return dataclasses.replace(
+        draft,
+        path=visible(draft.path),
+        query=visible(draft.query, multiline=True),
+        headers=visible(draft.headers, multiline=True),
+        body=body,
+    )

@@ -1,4 +1,8 @@
-"""Small screens over the main one: confirm, export, a file's source, a replay's diff, help."""
+"""Small screens over the main one: confirm, export, a file's source, a replay's diff, help.
+
+Titles and questions quote paths and file names: they are drawn as plain text (not markup)
+through `visible()`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..visible import visible
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
@@ -31,9 +37,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(Text(visible(self.question)), classes="dialog-title")
             if self.detail:
-                yield Label(self.detail, classes="dialog-detail")
+                yield Label(Text(visible(self.detail)), classes="dialog-detail")
             yield Label("[b]y[/b] yes   [b]n[/b] no", classes="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:
@@ -93,7 +99,7 @@ class ViewerScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="viewer"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(Text(visible(self.title_text)), classes="dialog-title")
             with VerticalScroll(id="viewer-scroll"):
                 yield Static(self.body, id="viewer-body")
         yield Footer()
@@ -135,7 +141,7 @@ class HelpScreen(ModalScreen[None]):
             grid.add_row(row.group, row.keys, row.binding_id, row.description)
         note = Text.assemble(
             ("Remap any binding by its id in ", "dim"),
-            (self.config_path, "bold"),
+            (visible(self.config_path), "bold"),
             ("  [keys]\n", "dim"),
             ('"log.replay" = "R"', "bold"),
         )
