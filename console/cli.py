@@ -9,7 +9,9 @@
     routeconsole replay APP [ID ...|--all] [--url URL] [--json]      exit 1 when any answer differs
 
 Every subcommand calls the engine's public functions and prints a table for people or
-JSON in the shapes of the brief (section 5), which tests and tools parse.
+JSON in the shapes of the brief (section 5), which tests and tools parse. Tables for people
+show paths, file names, headers and errors through `visible()`: a control character from
+traffic or from a file name never reaches the terminal raw (JSON escapes them itself).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
+
+from .visible import visible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -159,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except engine.EngineError as exc:
-        print(f"routeconsole: {exc}", file=sys.stderr)
+        print(f"routeconsole: {visible(str(exc), multiline=True)}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -214,20 +218,20 @@ def cmd_match(args: argparse.Namespace) -> int:
     out = _out()
     line = Text()
     line.append(f"{method} ", style=METHOD_STYLES.get(method, "bold"))
-    line.append(f"{path} → ")
+    line.append(f"{visible(path)} → ")
     line.append(str(match.status), style=_status_style(match.status))
     if match.pattern:
-        line.append(f"  {match.pattern}", style="bold")
-        line.append(f"  ({match.file})", style="dim")
+        line.append(f"  {visible(match.pattern)}", style="bold")
+        line.append(f"  ({visible(str(match.file))})", style="dim")
     elif match.location:
-        line.append(f"  redirect to {match.location}")
+        line.append(f"  redirect to {visible(match.location)}")
     out.print(line)
     for name, value in match.params.items():
-        out.print(f"  {name} = {json.dumps(value)}")
+        out.print(Text(visible(f"  {name} = {json.dumps(value)}")))
     if match.status == 405:
-        out.print(f"  Allow: {', '.join(match.allow)}")
+        out.print(Text(f"  Allow: {', '.join(match.allow)}"))
     if match.route is not None and match.route.error:
-        out.print(Text(f"  {match.route.error}", style="red"))
+        out.print(Text(visible(f"  {match.route.error}", multiline=True), style="red"))
     return EXIT_OK
 
 
@@ -253,10 +257,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         problems = f", {_plural(len(table.errors), 'error')}" if table.errors else ""
         routes = _plural(len(table.routes), "route")
         print(
-            f"routeconsole: serving {args.app} ({table.convention}, {routes}{problems}) on {url_of(sock)}", flush=True
+            visible(f"routeconsole: serving {args.app} ({table.convention}, {routes}{problems}) on {url_of(sock)}"),
+            flush=True,
         )
         for conflict in table.errors:
-            print(f"  {conflict.kind}: {conflict.message}", file=sys.stderr, flush=True)
+            print(visible(f"  {conflict.kind}: {conflict.message}"), file=sys.stderr, flush=True)
 
     log_path = _log_path(args)
     if args.workers > 1:
@@ -339,11 +344,11 @@ def cmd_log(args: argparse.Namespace) -> int:
             str(e["id"]),
             e["time"][11:23],
             Text(e["method"], style=METHOD_STYLES.get(e["method"], "")),
-            Text(e["path"] + query),
+            Text(visible(e["path"] + query)),
             Text(str(e["status"]), style=_status_style(e["status"])),
             f"{e['duration_ms']:.1f}",
-            Text((e["route"] or {}).get("pattern") or "—"),
-            source,
+            Text(visible((e["route"] or {}).get("pattern") or "—")),
+            Text(visible(source)),
         )
     out.print(grid)
     return EXIT_OK
@@ -369,14 +374,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for r in results:
             line = Text(f"#{r.id} ")
             line.append(r.method, style=METHOD_STYLES.get(r.method, ""))
-            line.append(f" {r.path}  {r.status[0]} → {r.status[1]}  ")
+            line.append(f" {visible(r.path)}  {r.status[0]} → {r.status[1]}  ")
             line.append("same" if r.same else "differs", style="green" if r.same else "bold red")
             if r.replay_id:
                 line.append(f"  (logged as #{r.replay_id})", style="dim")
             out.print(line)
             for diff_line in r.diff.splitlines():
                 style = "red" if diff_line.startswith("-") else "green" if diff_line.startswith("+") else "dim"
-                out.print(Text("    " + diff_line, style=style))
+                out.print(Text("    " + visible(diff_line), style=style))
         differ = sum(not r.same for r in results)
         out.print(f"{_plural(len(results), 'request')} replayed, {differ} differ{'s' * (differ == 1)}")
     return EXIT_PROBLEMS if any(not r.same for r in results) else EXIT_OK
@@ -473,7 +478,7 @@ def _status_style(status: int) -> str:
 
 
 def _print_routes(out: Console, table: engine.RouteTable) -> None:
-    heading = Text(f"{table.app_dir} · {table.convention} · {_plural(len(table.routes), 'route')}")
+    heading = Text(visible(f"{table.app_dir} · {table.convention} · {_plural(len(table.routes), 'route')}"))
     out.print(heading, style="bold", soft_wrap=True)
     out.print(_routes_table(table))
     _print_conflicts(out, table.conflicts)
@@ -500,13 +505,13 @@ def _routes_table(table: engine.RouteTable) -> Table:
             methods = Text("error", style="bold red")
         elif not route.methods:
             methods = Text("—", style="dim")
-        grid.add_row(_pattern_text(route.pattern), methods, Text(route.file))
+        grid.add_row(_pattern_text(route.pattern), methods, Text(visible(route.file)))
     return grid
 
 
 def _pattern_text(pattern: str) -> Text:
     text = Text()
-    for part in pattern.split("/")[1:]:
+    for part in visible(pattern).split("/")[1:]:
         text.append("/")
         if part.startswith("[["):
             text.append(part, style="magenta")
@@ -536,7 +541,7 @@ def _print_conflicts(out: Console, conflicts: Sequence[engine.Conflict]) -> None
         grid.add_row(
             Text(conflict.severity, style=SEVERITY_STYLES[conflict.severity]),
             Text(conflict.kind),
-            Text(conflict.message),
+            Text(visible(conflict.message)),
         )
     out.print(grid)
 
