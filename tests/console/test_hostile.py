@@ -10,7 +10,13 @@ bodies. Each view of the console is drawn and its screen checked for any charact
 from __future__ import annotations
 
 import html
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +204,69 @@ async def test_every_view_draws_hostile_text_as_visible_stand_ins(console: Conso
         response = composer.query_one("#response", Static)
         await until(pilot, lambda: "Not sent: the x-hostile header holds '␛'" in text_of(response.content))
         drawn(console)
+
+
+TMUX = shutil.which("tmux")
+
+
+def pane(socket: str, *command: str) -> str:
+    return subprocess.run(["tmux", "-L", socket, *command], capture_output=True, text=True, timeout=10).stdout
+
+
+def wait_for_pane(socket: str, wanted: str, timeout: float = 15.0, *, gone: str = "") -> str:
+    """The pane's text once it shows `wanted` (and no longer shows `gone`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = pane(socket, "capture-pane", "-p")
+        if wanted in screen and not (gone and gone in screen):
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the pane never showed {wanted!r}:\n{screen}")
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_a_real_terminal_keeps_its_title_and_screen(app_dir: Path, tmp_path: Path) -> None:
+    """The console in tmux, hostile requests selected and their tabs shown: the pane's title is
+    not PWNED and the console's header and footer are still on the screen (not cleared)."""
+    socket = f"routeconsole-test-{os.getpid()}"
+    routeconsole = Path(sys.executable).parent / "routeconsole"
+    command = shlex.join(
+        ["env", f"XDG_CONFIG_HOME={tmp_path}", str(routeconsole), str(app_dir), "--port", "0", "--no-log"]
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+    subprocess.run(
+        ["tmux", "-L", socket, "new-session", "-d", "-x", "120", "-y", "40", command],
+        check=True, timeout=10, env=environment,
+    )  # fmt: skip
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", wait_for_pane(socket, "http://127.0.0.1:"))
+        assert url is not None
+        title = pane(socket, "display", "-p", "#{pane_title}")
+        with httpx.Client(timeout=10) as client:
+            for path in ("/", "/boom", "/noisy"):
+                client.get(f"{url.group(0)}{path}", headers={"x-hostile": HOSTILE_HEADER.encode("latin-1")})
+        wait_for_pane(socket, "/noisy")
+        pane(socket, "send-keys", "l")  # the request list
+        for row, path in enumerate(("/noisy", "/boom", "/")):
+            if row:
+                pane(socket, "send-keys", "Up")
+            wait_for_pane(socket, f"GET {path} ")  # the trace's title line
+            pane(socket, "send-keys", "]")
+            wait_for_pane(socket, "x-hostile:")  # Request
+            pane(socket, "send-keys", "]")
+            wait_for_pane(socket, "content-type:")  # Response
+            pane(socket, "send-keys", "]", "]")
+            wait_for_pane(socket, "stdout:")  # Server log: what /noisy printed
+            pane(socket, "send-keys", "]")
+        screen = wait_for_pane(socket, "SPAN")  # back to the Trace tab
+        # Only what changes is drawn again: a cleared screen would have lost the header.
+        assert screen.startswith(" routeconsole ")
+        assert pane(socket, "display", "-p", "#{pane_title}") == title != "PWNED"
+        pane(socket, "send-keys", "s")  # route.py's source, a raw ESC in a comment
+        assert "␛]0;PWNED␇" in wait_for_pane(socket, "def GET")  # shown, as stand-ins
+        pane(socket, "send-keys", "Escape")
+        wait_for_pane(socket, "^p palette", gone="def GET")
+        assert pane(socket, "display", "-p", "#{pane_title}") == title
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
