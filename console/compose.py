@@ -135,14 +135,14 @@ class Draft:
         return httpx.Request(self.method, url, headers=_header_bytes(headers), content=content)
 
 
-def _header_bytes(headers: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
+def _header_bytes(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """Header values as HTTP carries them: one byte per character (latin-1), as the log reads them."""
     encoded = []
     for name, value in headers:
         if not name.isascii() or not name.isprintable():
             raise ComposeError(f"the header name {name!r} is not plain ASCII")
         try:
-            encoded.append((name, value.encode("latin-1")))
+            encoded.append((name.encode("ascii"), value.encode("latin-1")))
         except UnicodeEncodeError as exc:
             bad = value[exc.start]
             raise ComposeError(

@@ -111,8 +111,10 @@ def replay_request(entry: dict[str, Any], base: str) -> httpx.Request:
     """The logged request again, addressed to the server at `base` (its Host follows)."""
     # The log decoded header bytes as latin-1; encoding them back sends the very same bytes
     # (httpx would refuse a str value that is not ASCII).
-    headers = [(k, v.encode("latin-1")) for k, v in entry["request"]["headers"] if k not in SKIP_HEADERS]
-    headers += [(SOURCE_HEADER, b"replay"), (REPLAY_OF_HEADER, str(entry["id"]).encode())]
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1")) for k, v in entry["request"]["headers"] if k not in SKIP_HEADERS
+    ]
+    headers += [(SOURCE_HEADER.encode(), b"replay"), (REPLAY_OF_HEADER.encode(), str(entry["id"]).encode())]
     return httpx.Request(entry["method"], entry_url(entry, base), headers=headers, content=entry_body(entry["request"]))
 
 
