@@ -9,6 +9,7 @@ socket or to its public objects, in workers, so the UI never waits on the app it
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ class ConsoleApp(App[None]):
         Binding("t", "focus('routes')", "Routes", show=False, id="app.focus_routes"),
         Binding("l", "focus('log')", "Log", show=False, id="app.focus_log"),
         Binding("z", "zoom", "Zoom", tooltip="Show the focused pane on the whole screen, and back", id="app.zoom"),
+        Binding(
+            "v",
+            "reveal_secrets",
+            "Reveal secrets",
+            show=False,
+            tooltip="Show or mask secrets (authorization, cookies, password fields) in Request and Response",
+            id="detail.reveal",
+        ),
     ]
 
     # The panes `z` zooms: a widget's pane is its nearest ancestor (or itself) with one of these ids.
@@ -86,6 +95,7 @@ class ConsoleApp(App[None]):
         self.table = running.table
         self.last_id = 0
         self.entry: dict[str, Any] | None = None  # the selected request, whole
+        self.reveal_secrets = False  # Request and Response mask secrets until `v`
         self._pending_entry: int | None = None
         self._entry_timer: Timer | None = None
         self._heading = ""
@@ -158,7 +168,7 @@ class ConsoleApp(App[None]):
         message, title = visible(message, multiline=True), visible(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
-    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus", "zoom"})
+    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus", "zoom", "reveal_secrets"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The main screen's keys do nothing while the composer or a dialog is on top."""
@@ -320,8 +330,27 @@ class ConsoleApp(App[None]):
         # laid out for the pane's width, again whenever it changes (a resize, a zoom)
         trace = render.AtWidth(lambda width: render.waterfall(entry, palette, width=width))
         self.main.query_one("#trace", Static).update(trace)
-        self.main.query_one("#request", Static).update(render.request_view(entry, self.palette))
-        self.main.query_one("#response", Static).update(render.response_view(entry, self.palette))
+        # Secrets (engine.redact: authorization, cookies, password fields, config's `redact`) are
+        # masked on screen until `v`; the log keeps them, so replay sends the real ones.
+        masked = engine.redact_entry(entry, headers=self.config.redact)
+        shown = entry if self.reveal_secrets else masked
+        state: render.SecretsState = "shown" if self.reveal_secrets else "masked"
+        key = self._reveal_key()
+        has_secret = masked["request"] != entry["request"] or masked["query"] != entry["query"]
+        request = render.request_view(shown, palette, secrets=state if has_secret else None, reveal_key=key)
+        has_secret = masked["response"] != entry["response"]
+        response = render.response_view(shown, palette, secrets=state if has_secret else None, reveal_key=key)
+        self.main.query_one("#request", Static).update(request)
+        self.main.query_one("#response", Static).update(response)
+
+    def _reveal_key(self) -> str:
+        keys = self.config.keys.get("detail.reveal", "v").split(",")[0].strip()
+        return self.get_key_display(Binding(keys, ""))
+
+    def action_reveal_secrets(self) -> None:
+        self.reveal_secrets = not self.reveal_secrets
+        if self.entry is not None:
+            self._show_entry(self.entry["id"])
 
     @on(LogView.Action)
     def _request_action(self, message: LogView.Action) -> None:
@@ -398,24 +427,31 @@ class ConsoleApp(App[None]):
         def chosen(choice: ExportChoice | None) -> None:
             if choice is None:
                 return
+            redact = self.config.redact
             if choice.kind == "curl" and entry is not None:
-                command = engine.to_curl(entry, self.running.url)
+                command = engine.to_curl(entry, self.running.url, reveal=choice.reveal, redact=redact)
                 self.copy_to_clipboard(command)
-                self.notify(command, title="Copied as curl", timeout=8)
+                title = "Copied as curl, with secrets" if choice.reveal else "Copied as curl (secrets masked)"
+                self.notify(command, title=title, timeout=8)
             elif choice.path is not None:
-                self._write_har(choice.path)
+                self._write_har(choice.path, choice.reveal)
 
         self.push_screen(ExportScreen(entry["id"] if entry else None, Path.cwd()), chosen)
 
     @work(thread=True, group="export")
-    def _write_har(self, path: Path) -> None:
+    def _write_har(self, path: Path, reveal: bool = False) -> None:
         entries = self.running.log.entries()
+        har = engine.to_har(entries, reveal=reveal, redact=self.config.redact)
         try:
-            path.write_text(json.dumps(engine.to_har(entries), indent=2, ensure_ascii=False), encoding="utf-8")
+            with open(path, "w", encoding="utf-8") as f:
+                if reveal:  # only the user may read it, like the log itself
+                    os.fchmod(f.fileno(), 0o600)
+                f.write(json.dumps(har, indent=2, ensure_ascii=False))
         except OSError as exc:
             self.call_from_thread(self.notify, f"could not write {path}: {exc.strerror}", severity="error")
             return
-        self.call_from_thread(self.notify, f"{len(entries)} requests written to {path}", title="HAR exported")
+        what = "with secrets, readable only by you" if reveal else "secrets masked"
+        self.call_from_thread(self.notify, f"{len(entries)} requests written to {path} ({what})", title="HAR exported")
 
     def _entry_source(self, entry: dict[str, Any]) -> None:
         route = entry.get("route")

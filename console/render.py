@@ -16,7 +16,7 @@ import difflib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.style import Style
@@ -43,6 +43,8 @@ _LEXERS: Final = {
     "text/javascript": "javascript",
     "application/x-www-form-urlencoded": "text",
 }
+
+SecretsState = Literal["masked", "shown"] | None  # what the Request/Response tabs say of secrets
 
 OUTCOME_GLYPHS: Final = {"next": "→", "respond": "●", "raise": "✖", "hit": "◆", "miss": "◇"}
 
@@ -111,7 +113,21 @@ def headers_table(headers: Sequence[Sequence[str]]) -> RenderableType:
     return grid
 
 
-def request_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
+def secrets_note(secrets: SecretsState, key: str) -> Text | None:
+    """The line under the headers saying whether secrets are masked: `secrets` is "masked",
+    "shown" (the user revealed them) or None (the entry holds none)."""
+    if secrets == "masked":
+        return Text(f"secrets masked · {key} reveals", style="dim italic")
+    if secrets == "shown":
+        return Text(f"secrets shown · {key} masks them", style="bold yellow")
+    return None
+
+
+def request_view(
+    entry: dict[str, Any], palette: Palette, *, secrets: SecretsState = None, reveal_key: str = "v"
+) -> RenderableType:
+    """The request line, headers and body. Mask an entry's secrets first (`engine.redact_entry`)
+    and say so with `secrets` (see `secrets_note`)."""
     line = Text()
     line.append(entry["method"], style=palette.method(entry["method"]))
     query = f"?{entry['query']}" if entry["query"] else ""
@@ -121,23 +137,28 @@ def request_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
         line.append(f" · replay of #{entry['replay_of']}", style="dim")
     if entry.get("client"):
         line.append(visible(f" · from {entry['client']}"), style="dim")
-    return _message_view(line, entry, "request", palette)
+    return _message_view(line, entry, "request", palette, secrets_note(secrets, reveal_key))
 
 
-def response_view(entry: dict[str, Any], palette: Palette) -> RenderableType:
+def response_view(
+    entry: dict[str, Any], palette: Palette, *, secrets: SecretsState = None, reveal_key: str = "v"
+) -> RenderableType:
     line = Text()
     line.append(str(entry["status"]), style=palette.status(entry["status"]))
     line.append(f"   {entry['duration_ms']:.1f} ms · {entry['response']['size']:,} bytes", style="dim")
-    return _message_view(line, entry, "response", palette)
+    return _message_view(line, entry, "response", palette, secrets_note(secrets, reveal_key))
 
 
-def _message_view(line: Text, entry: dict[str, Any], which: str, palette: Palette) -> RenderableType:
-    """A summary line, the headers, then the body."""
+def _message_view(
+    line: Text, entry: dict[str, Any], which: str, palette: Palette, note: Text | None = None
+) -> RenderableType:
+    """A summary line, the headers (and a note on secrets), then the body."""
     message = entry[which]
     return Group(
         line,
         Text(""),
         headers_table(message["headers"]),
+        *([note] if note is not None else []),
         Text(""),
         body_view(message, content_type(entry, which), palette),
     )

@@ -50,6 +50,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class ExportChoice:
     kind: str  # "curl" or "har"
     path: Path | None = None
+    reveal: bool = False  # keep secrets (authorization, cookies, password fields) instead of masking them
 
 
 class ExportScreen(ModalScreen[ExportChoice | None]):
@@ -64,19 +65,29 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Export", classes="dialog-title")
+            # Masked first: a secret leaves only when asked for by name.
             options = []
             if self.entry_id is not None:
-                options.append(Option(f"curl: copy request #{self.entry_id} as a curl command", id="curl"))
-            options.append(Option("HAR: write the whole log to the file below", id="har"))
+                options.append(
+                    Option(f"curl: copy request #{self.entry_id} as a curl command, secrets masked", id="curl")
+                )
+            options.append(Option("HAR: write the whole log to the file below, secrets masked", id="har"))
+            if self.entry_id is not None:
+                options.append(Option(f"curl with secrets: request #{self.entry_id} as sent", id="curl-secrets"))
+            options.append(
+                Option("HAR with secrets: the whole log as sent (file readable only by you)", id="har-secrets")
+            )
             yield OptionList(*options, id="export-options")
             yield Input(str(self.default_har), id="har-path")
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id == "curl":
-            self.dismiss(ExportChoice("curl"))
+        kind, _, secrets = (event.option.id or "").partition("-")
+        if kind == "curl":
+            self.dismiss(ExportChoice("curl", reveal=bool(secrets)))
         else:
-            self.dismiss(ExportChoice("har", Path(self.query_one("#har-path", Input).value).expanduser()))
+            path = Path(self.query_one("#har-path", Input).value).expanduser()
+            self.dismiss(ExportChoice("har", path, reveal=bool(secrets)))
 
     @on(Input.Submitted, "#har-path")
     def _path_submitted(self, event: Input.Submitted) -> None:
