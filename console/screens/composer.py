@@ -105,7 +105,7 @@ class ComposerScreen(Screen[None]):
         if self.route is None:
             return
         values = {name: self.query_one(f"#param-{name}", Input).value for name, _ in self.params}
-        self.query_one("#path", Input).value = fill_pattern(self.route.pattern, values)
+        self.query_one("#path", Input).value = visible(fill_pattern(self.route.pattern, values))
 
     @on(Button.Pressed, "#send")
     def _send_pressed(self) -> None:
