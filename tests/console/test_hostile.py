@@ -210,7 +210,7 @@ TMUX = shutil.which("tmux")
 
 
 def pane(socket: str, *command: str) -> str:
-    return subprocess.run(["tmux", "-L", socket, *command], capture_output=True, text=True, timeout=10).stdout
+    return subprocess.run(["tmux", "-S", socket, *command], capture_output=True, text=True, timeout=10).stdout
 
 
 def wait_for_pane(socket: str, wanted: str, timeout: float = 15.0, *, gone: str = "") -> str:
@@ -229,14 +229,14 @@ def wait_for_pane(socket: str, wanted: str, timeout: float = 15.0, *, gone: str 
 def test_a_real_terminal_keeps_its_title_and_screen(app_dir: Path, tmp_path: Path) -> None:
     """The console in tmux, hostile requests selected and their tabs shown: the pane's title is
     not PWNED and the console's header and footer are still on the screen (not cleared)."""
-    socket = f"routeconsole-test-{os.getpid()}"
+    socket = str(tmp_path / "tmux.sock")  # a server of its own, gone with the test's folder
     routeconsole = Path(sys.executable).parent / "routeconsole"
     command = shlex.join(
         ["env", f"XDG_CONFIG_HOME={tmp_path}", str(routeconsole), str(app_dir), "--port", "0", "--no-log"]
     )
     environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
     subprocess.run(
-        ["tmux", "-L", socket, "new-session", "-d", "-x", "120", "-y", "40", command],
+        ["tmux", "-S", socket, "new-session", "-d", "-x", "120", "-y", "40", command],
         check=True, timeout=10, env=environment,
     )  # fmt: skip
     try:
@@ -269,4 +269,4 @@ def test_a_real_terminal_keeps_its_title_and_screen(app_dir: Path, tmp_path: Pat
         wait_for_pane(socket, "^p palette", gone="def GET")
         assert pane(socket, "display", "-p", "#{pane_title}") == title
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
