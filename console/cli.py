@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="send tracebacks to the client in 500 responses")
     p.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, metavar="BYTES", help="413 above this")
     p.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
+    _add_import_grace(p)
     _add_common(p)
 
     p = sub.add_parser("log", help="show logged requests")
@@ -137,8 +138,19 @@ def _console_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="send tracebacks to the client in 500 responses")
     parser.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
+    _add_import_grace(parser)
     _add_common(parser)
     return parser
+
+
+def _add_import_grace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import-grace",
+        type=float,
+        default=engine.IMPORT_GRACE,
+        metavar="SECONDS",
+        help=f"a route file still importing after this answers 503 until it is done (default {engine.IMPORT_GRACE:g})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +258,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"routeconsole: warning: listening on {args.host} exposes the app beyond this machine",
             file=sys.stderr,
         )
-    app = engine.create_app(args.app, convention=args.convention, debug=args.debug, body_limit=args.body_limit)
+    app = engine.create_app(
+        args.app,
+        convention=args.convention,
+        debug=args.debug,
+        body_limit=args.body_limit,
+        import_grace=args.import_grace,
+    )
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
@@ -270,6 +288,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         options = {
             "convention": args.convention,
             "debug": args.debug,
+            "import_grace": args.import_grace,
             "log": log_path,
             "reload": not args.no_reload,
         }
@@ -444,6 +463,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         log=log,
         reload=not args.no_reload,
         debug=args.debug,
+        import_grace=args.import_grace,
     )
     try:
         app = ConsoleApp(running, config=config, theme=args.theme)
