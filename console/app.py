@@ -277,7 +277,7 @@ class ConsoleApp(App[None]):
         # (text, rank): a narrow header drops the lowest rank first
         facts = [
             (Text(table.convention), 2),
-            (Text(f"{len(table.routes)} routes"), 3),
+            (Text(f"{len(table.routes)} route{'s' * (len(table.routes) != 1)}"), 3),
             (Text(f"{errors} error{'s' * (errors != 1)}", style=error_style), 5),
             (Text(f"{warnings} warning{'s' * (warnings != 1)}", style=warning_style), 4),
             (Text(visible(self.reload_state), style="dim"), 1),

@@ -75,7 +75,7 @@ async def test_at_80_columns_the_header_keeps_the_url_and_shortens_the_folder(co
         await pilot.pause()
         header = drawn(console.query_one("#status"))
         assert url in header and "routeconsole-experiments/shop-backend/app" in header
-        assert "1 routes" in header and "0 errors" in header
+        assert "1 route" in header and "0 errors" in header
 
 
 def test_the_header_shortens_the_folder_before_it_drops_facts() -> None:
