@@ -31,6 +31,7 @@ from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedCo
 from textual.widgets.option_list import Option
 
 import engine
+from engine.visible import visible
 
 from . import render
 from .bridge import Bridge
@@ -41,7 +42,6 @@ from .messages import RequestsLogged, RoutesReloaded, ServerLogged
 from .screens.composer import ComposerScreen
 from .screens.dialogs import BindingRow, ConfirmScreen, ExportChoice, ExportScreen, HelpScreen, ViewerScreen
 from .theming import DEFAULT_THEME, find_palette, load_palettes
-from .visible import visible
 from .widgets.log_view import LogView
 from .widgets.route_tree import RouteTree
 

@@ -38,8 +38,7 @@ from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
-
-from .visible import visible
+from engine.visible import visible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 

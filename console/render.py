@@ -24,8 +24,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from engine.visible import visible
+
 from .theming import Palette
-from .visible import visible
 
 DISPLAY_CAP: Final = 256 * 1024  # body bytes highlighted on screen; the log keeps up to 1 MiB
 BAR_WIDTH: Final = 32  # the waterfall's time axis when the pane has room

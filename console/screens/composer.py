@@ -19,11 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
 import engine
+from engine.visible import UNSAFE, visible
 
 from .. import render
 from ..compose import BODY_KINDS, METHODS, ComposeError, Draft, fill_pattern, pattern_params
 from ..theming import Palette
-from ..visible import UNSAFE, visible
 
 # In a JSON body, a control character can only be inside a string (or the JSON is broken
 # anyway), where the JSON escape `\u009b` means the very same character.

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..visible import visible
+from engine.visible import visible
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -23,9 +23,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 import engine
+from engine.visible import visible
 
 from ..theming import Palette
-from ..visible import visible
 
 # column: (heading, width); PATH and ROUTE share what is left
 COLUMNS = (("#", 7), ("TIME", 12), ("METHOD", 7), ("STATUS", 6), ("MS", 8), ("PATH", 0), ("ROUTE", 0))

@@ -13,10 +13,10 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 import engine
+from engine.visible import visible
 
 from ..compose import parse_segment
 from ..theming import Palette
-from ..visible import visible
 
 
 @dataclass(frozen=True)

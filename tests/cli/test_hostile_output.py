@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 import engine
-from console.visible import UNSAFE
+from engine.visible import UNSAFE
 from tests.conftest import write_app
 
 ROUTECONSOLE = str(Path(sys.executable).parent / "routeconsole")

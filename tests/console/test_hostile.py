@@ -4,7 +4,7 @@ characters as visible stand-ins (issue 10, item 1).
 The app below answers with escape sequences in bodies, headers, JSON keys and values,
 exceptions, printed output, context keys and file names; requests carry them in headers and
 bodies. Each view of the console is drawn and its screen checked for any character
-`console.visible.UNSAFE` names.
+`engine.visible.UNSAFE` names.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from textual.widgets import OptionList, Static, TabbedContent
 from console.app import ConsoleApp
 from console.screens.composer import ComposerScreen
 from console.screens.dialogs import ExportScreen, ViewerScreen
-from console.visible import UNSAFE
 from console.widgets.log_view import LogView
+from engine.visible import UNSAFE
 from tests.conftest import write_app
 from tests.console.conftest import text_of, until
 from tests.console.test_console import select_route

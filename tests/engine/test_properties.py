@@ -25,7 +25,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from console.visible import UNSAFE, visible
 from engine.dialects import DIALECTS
 from engine.matcher import KNOWN_METHODS, Match
 from engine.segments import (
@@ -40,6 +39,7 @@ from engine.segments import (
 )
 from engine.source import FileFacts
 from engine.table import RouteTable, build_table
+from engine.visible import UNSAFE, visible
 from tests.conftest import write_app
 
 # --- file names -> dialect -> pattern -------------------------------------------------

@@ -1,6 +1,6 @@
 """Make text from traffic and route code safe to draw on a terminal.
 
-Everything the console or the CLI shows that routeconsole did not write itself (paths,
+Everything the console, the CLI or `serve`'s log shows that routeconsole did not write itself (paths,
 queries, headers, bodies, JSON keys, tracebacks, what route code prints, log records) may
 hold control characters: `\\x1b]0;PWNED\\x07` retitles a terminal, `\\x1b[2J` clears it,
 `\\r` overwrites a line, a bidi override reorders what the eye reads. `visible()` is the one
@@ -15,10 +15,14 @@ stand-in and nothing reaches the terminal raw.
 C0 controls and DEL become their Unicode control pictures (`␛`, `␇`, `␡`); C1 controls,
 bidi controls and line/paragraph separators become `\\x9b`-style escapes. Printable text,
 emoji and joiners are unchanged.
+
+It lives in the engine because `serve` writes route code's exceptions to a terminal too
+(`VisibleFormatter`); the console and the CLI import it from here.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 _C0: Final = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ ... ␟
@@ -41,7 +45,29 @@ UNSAFE: Final = frozenset(chr(code) for code in (*_C0, *_OTHERS))
 def visible(text: str, *, multiline: bool = False) -> str:
     """`text` with every control character replaced by a visible stand-in.
 
-    With `multiline`, newlines and tabs are kept (bodies, tracebacks, source); `\\r` and every
-    other control character are replaced all the same.
+    With `multiline`, newlines and tabs are kept (bodies, tracebacks, source), and a CRLF line
+    end is a newline; a lone `\\r` and every other control character are replaced all the same.
     """
-    return text.translate(_MULTILINE if multiline else _LINE)
+    if multiline:
+        if "\r\n" in text:
+            text = text.replace("\r\n", "\n")
+        return text.translate(_MULTILINE)
+    return text.translate(_LINE)
+
+
+_JSON: Final = str.maketrans({ord(c): f"\\u{ord(c):04x}" for c in UNSAFE})
+
+
+def json_safe(text: str) -> str:
+    """JSON text (from `json.dumps(..., ensure_ascii=False)`) with every character of `UNSAFE` as a
+    `\\uXXXX` escape: the same JSON, safe to print. `json.dumps` escapes C0 controls itself, but
+    not DEL, C1 controls, bidi controls or line separators."""
+    return text.translate(_JSON)
+
+
+class VisibleFormatter(logging.Formatter):
+    """A log formatter whose records (route code's exception messages and tracebacks included)
+    reach the terminal with their control characters as stand-ins."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), multiline=True)
