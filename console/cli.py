@@ -38,7 +38,7 @@ from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
-from engine.visible import visible
+from engine.visible import VisibleFormatter, visible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -249,7 +249,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from engine.server import bind_socket, serve_forever, serve_workers, url_of
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_to_stderr(logging.INFO, "%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 1:
         raise engine.EngineError(f"--workers takes a number of processes (1 or more), got {args.workers}")
     if not is_loopback(args.host):
@@ -307,6 +307,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             app.events.flush()
             request_log.close()
     return EXIT_OK
+
+
+def _log_to_stderr(level: int, fmt: str) -> None:
+    """Log records to stderr with their control characters as stand-ins: route code's exception
+    messages and tracebacks are in them, and must not move the terminal."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _log_path(args: argparse.Namespace) -> Path | None:
@@ -419,7 +427,7 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[Repl
                 reader.close()
     from engine.server import Server
 
-    logging.basicConfig(level=logging.WARNING)
+    _log_to_stderr(logging.WARNING, logging.BASIC_FORMAT)
     app = engine.create_app(args.app, convention=args.convention)
     request_log = RequestLog(log_path) if log_path else None
     if request_log is not None:

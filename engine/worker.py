@@ -7,13 +7,25 @@ itself; SQLite serialises the writers.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
+import sys
 from pathlib import Path
 
 from .app import create_app
 from .loader import IMPORT_GRACE
 from .reload import Reloader
 from .store import RequestLog
+from .visible import VisibleFormatter
+
+# Route code's exceptions reach the worker's stderr (a terminal) through these records: show
+# their control characters as stand-ins, as `serve` does with one process.
+_logger = logging.getLogger("routeconsole")
+if not _logger.handlers:
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    _logger.addHandler(_handler)
+    _logger.setLevel(logging.INFO)
 
 
 def _env(name: str) -> str:

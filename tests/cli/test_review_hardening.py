@@ -1,0 +1,69 @@
+"""What the command line writes to a terminal or a file, hardened (issue 10 review): log records
+from route code, `--json`, HAR files' mode, and secrets in the tables and diffs."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.test_log_replay import ROUTECONSOLE
+from tests.conftest import write_app
+
+HOSTILE_ERROR = "\x1b]0;PWNED\x07\x1b[2J"
+
+
+def run(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ROUTECONSOLE, *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+@contextmanager
+def serving(app: Path, *args: str) -> Iterator[str]:
+    """`serve APP` on a free port; its stderr is in `stderr[0]` once the block ends."""
+    with subprocess.Popen(
+        [ROUTECONSOLE, "serve", str(app), "--port", "0", "--no-reload", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+            assert url
+            yield url.group(0)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+            STDERR.append(err)
+
+
+STDERR: list[str] = []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_logs_route_code_exceptions_with_stand_ins(tmp_path: Path, workers: str) -> None:
+    app = write_app(tmp_path / "app", {"boom/route.py": f"def GET():\n    raise RuntimeError({HOSTILE_ERROR!r})\n"})
+    with serving(app, "--no-log", "--workers", workers) as url:
+        assert httpx.get(f"{url}/boom", timeout=30).status_code == 500
+    stderr = STDERR.pop()
+    assert "RuntimeError" in stderr, stderr
+    assert "\x1b" not in stderr and "\x07" not in stderr
+    assert "␛]0;PWNED␇␛[2J" in stderr
+
+
+def test_replay_in_process_logs_route_code_exceptions_with_stand_ins(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"boom/route.py": "def GET():\n    return 'fine'\n"})
+    log = tmp_path / "log.sqlite3"
+    with serving(app, "--log", str(log)) as url:
+        assert httpx.get(f"{url}/boom").text == "fine"
+    (app / "boom" / "route.py").write_text(f"def GET():\n    raise RuntimeError({HOSTILE_ERROR!r})\n")
+    result = run("replay", app, "1", "--log", log)
+    assert result.returncode == 1 and "RuntimeError" in result.stderr, result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "␛]0;PWNED␇␛[2J" in result.stderr
