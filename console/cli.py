@@ -11,7 +11,9 @@
 Every subcommand calls the engine's public functions and prints a table for people or
 JSON in the shapes of the brief (section 5), which tests and tools parse. Tables for people
 show paths, file names, headers and errors through `visible()`: a control character from
-traffic or from a file name never reaches the terminal raw (JSON escapes them itself).
+traffic or from a file name never reaches the terminal raw. JSON goes through `json_safe()`:
+`json.dumps` escapes C0 controls but leaves DEL, C1 controls (`\\x9b`), bidi controls and
+line separators raw, so those become `\\uXXXX` escapes (the same JSON data, safe to print).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
-from engine.visible import VisibleFormatter, visible
+from engine.visible import VisibleFormatter, json_safe, visible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -191,7 +193,7 @@ def _out() -> Console:
 
 
 def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

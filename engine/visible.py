@@ -55,7 +55,9 @@ def visible(text: str, *, multiline: bool = False) -> str:
     return text.translate(_LINE)
 
 
-_JSON: Final = str.maketrans({ord(c): f"\\u{ord(c):04x}" for c in UNSAFE})
+# JSON's own whitespace stays: `json.dumps` escapes every C0 control inside strings, so a raw
+# newline or tab in its output is indentation, and `\\u000a` there would not parse.
+_JSON: Final = str.maketrans({ord(c): f"\\u{ord(c):04x}" for c in UNSAFE if c not in " \t\n\r"})
 
 
 def json_safe(text: str) -> str:

@@ -3,6 +3,7 @@ from route code, `--json`, HAR files' mode, and secrets in the tables and diffs.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.visible import UNSAFE
 from tests.cli.test_log_replay import ROUTECONSOLE
 from tests.conftest import write_app
 
@@ -67,3 +69,21 @@ def test_replay_in_process_logs_route_code_exceptions_with_stand_ins(tmp_path: P
     assert result.returncode == 1 and "RuntimeError" in result.stderr, result.stderr
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert "␛]0;PWNED␇␛[2J" in result.stderr
+
+
+def test_json_output_escapes_what_json_dumps_leaves_raw(tmp_path: Path) -> None:
+    folder = "odd\x9b\u202e\u2028\x7f"
+    app = write_app(tmp_path / "app", {f"{folder}/route.py": "def GET():\n    return 'ok'\n"})
+    listed = run("list", app, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted({f"U+{ord(c):04X}" for c in listed.stdout if c in UNSAFE and c != "\n"}) == []
+    assert f"/{folder}" in [route["pattern"] for route in json.loads(listed.stdout)["routes"]]
+
+    log = tmp_path / "log.sqlite3"
+    with serving(app, "--log", str(log)) as url:
+        httpx.get(f"{url}/echo", headers={"x-odd": b"a\x9bb"})
+    logged = run("log", app, "--log", log, "--json")
+    assert logged.returncode == 0, logged.stderr
+    assert sorted({f"U+{ord(c):04X}" for c in logged.stdout if c in UNSAFE and c != "\n"}) == []
+    (entry,) = json.loads(logged.stdout)
+    assert ["x-odd", "a\x9bb"] in entry["request"]["headers"]
