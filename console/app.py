@@ -9,7 +9,6 @@ socket or to its public objects, in workers, so the UI never waits on the app it
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,8 @@ from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedCo
 from textual.widgets.option_list import Option
 
 import engine
-from engine.visible import visible
+from engine.export import write_private
+from engine.visible import json_safe, visible
 
 from . import render
 from .bridge import Bridge
@@ -443,14 +443,12 @@ class ConsoleApp(App[None]):
         entries = self.running.log.entries()
         har = engine.to_har(entries, reveal=reveal, redact=self.config.redact)
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                if reveal:  # only the user may read it, like the log itself
-                    os.fchmod(f.fileno(), 0o600)
-                f.write(json.dumps(har, indent=2, ensure_ascii=False))
+            # Only the user may read it, like the log itself, masked or not.
+            write_private(path, json_safe(json.dumps(har, indent=2, ensure_ascii=False)))
         except OSError as exc:
             self.call_from_thread(self.notify, f"could not write {path}: {exc.strerror}", severity="error")
             return
-        what = "with secrets, readable only by you" if reveal else "secrets masked"
+        what = "with secrets, readable only by you" if reveal else "secrets masked, readable only by you"
         self.call_from_thread(self.notify, f"{len(entries)} requests written to {path} ({what})", title="HAR exported")
 
     def _entry_source(self, entry: dict[str, Any]) -> None:

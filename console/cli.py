@@ -35,7 +35,7 @@ from rich.text import Text
 
 import engine
 from engine.app import DEFAULT_BODY_LIMIT
-from engine.export import to_curl, to_har
+from engine.export import to_curl, to_har, write_private
 from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
@@ -352,7 +352,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         entries = entries[-args.limit :] if args.limit > 0 else []
     if args.har is not None:
         har = to_har(entries, reveal=args.reveal, redact=redact)
-        args.har.write_text(json.dumps(har, indent=2, ensure_ascii=False))
+        write_private(args.har, json_safe(json.dumps(har, indent=2, ensure_ascii=False)))
         print(f"wrote {_plural(len(entries), 'request')} to {args.har}", file=sys.stderr)
         return EXIT_OK
     if args.json:

@@ -17,9 +17,11 @@ caller's entries are not changed. `redact=` names more secret headers (config.to
 from __future__ import annotations
 
 import base64
+import os
 import shlex
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -135,6 +137,19 @@ def _har_entry(entry: dict[str, Any]) -> dict[str, Any]:
         "timings": {"send": 0, "wait": entry["duration_ms"], "receive": 0},
         "_routeconsole": entry,
     }
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path`, readable and writable by its owner only (mode 0600), like
+    the request log: an export holds what was sent, and even a masked one names hosts and paths.
+
+    The file is created 0600 (never readable by others, even for a moment) and an existing file
+    is made 0600 before anything is written to it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(text)
 
 
 def _header(message: dict[str, Any], name: str) -> str | None:

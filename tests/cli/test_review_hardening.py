@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import stat
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,3 +88,19 @@ def test_json_output_escapes_what_json_dumps_leaves_raw(tmp_path: Path) -> None:
     assert sorted({f"U+{ord(c):04X}" for c in logged.stdout if c in UNSAFE and c != "\n"}) == []
     (entry,) = json.loads(logged.stdout)
     assert ["x-odd", "a\x9bb"] in entry["request"]["headers"]
+
+
+@pytest.mark.parametrize("reveal", [[], ["--reveal"]], ids=["masked", "revealed"])
+def test_har_files_are_readable_only_by_their_owner(tmp_path: Path, reveal: list[str]) -> None:
+    app = write_app(tmp_path / "app", {"echo/route.py": "def GET():\n    return 'ok'\n"})
+    log = tmp_path / "log.sqlite3"
+    with serving(app, "--log", str(log)) as url:
+        httpx.get(f"{url}/echo", headers={"authorization": "Bearer live-token"})
+    fresh, existing = tmp_path / "fresh.har", tmp_path / "existing.har"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    for har in (fresh, existing):
+        result = run("log", app, "--log", log, "--har", har, *reveal)
+        assert result.returncode == 0, result.stderr
+        assert stat.S_IMODE(har.stat().st_mode) == 0o600
+        assert ("live-token" in har.read_text()) == bool(reveal)

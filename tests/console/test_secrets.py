@@ -108,3 +108,4 @@ async def test_export_masks_secrets_unless_the_with_secrets_choice_is_taken(
         masked_har["log"]["entries"][0]["request"]["headers"] != revealed_har["log"]["entries"][0]["request"]["headers"]
     )
     assert stat.S_IMODE(revealed.stat().st_mode) == 0o600
+    assert stat.S_IMODE(masked.stat().st_mode) == 0o600  # a masked export still names hosts, paths, bodies
