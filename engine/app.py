@@ -187,6 +187,7 @@ class AppState:
     global_fn: Callee | None
     global_layers: tuple[Layer, ...]
     global_error: str | None
+    global_importing: Import | None  # the global middleware's module, still importing: every request is a 503
     modules: ModuleCache
     # PERF: per request, only a route's file and the method pick what to run.
     targets: dict[str, dict[str, _Target]]  # file -> method -> target; routes that load
@@ -214,7 +215,7 @@ def load_state(
     route files that did not change are reused (and keep their response caches); a change
     to any other module (a helper) re-imports everything, since any route may import it.
 
-    Modules import on importer threads, all at once; one still importing `import_grace`
+    Modules import on the importer's threads, side by side; one still importing `import_grace`
     seconds after it started is left behind (its routes answer 503) and `on_imported(job)`
     is called when it finishes, so that a new state can take it in.
     """
@@ -247,7 +248,11 @@ def load_state(
     targets = {file: _targets(loaded, caches.get(file)) for file, loaded in routes.items() if not loaded.error}
     table = _with_import_problems(table, modules)
     direct = not global_error and global_fn is None and not global_layers
-    return AppState(table, routes, caches, global_fn, global_layers, global_error, modules, targets, direct)
+    global_job = modules.pending.get(table.global_middleware or "")  # left behind by load_global's StillImporting
+    global_importing = global_job if global_error and global_job is not None and global_job.overdue else None
+    return AppState(
+        table, routes, caches, global_fn, global_layers, global_error, global_importing, modules, targets, direct
+    )
 
 
 def _with_import_problems(table: RouteTable, modules: ModuleCache) -> RouteTable:
@@ -304,10 +309,8 @@ class RouteApp:
         # Sync handlers and middleware run here, so a blocking one never stalls the loop.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix=HANDLER_THREAD_PREFIX)
         self._facts = FactsCache()
-        # Re-entrant: a module that ends its import calls back on an importer thread, which may
-        # have to wait for the load that declared it overdue to finish and swap its state.
-        self._reload_lock = threading.RLock()
-        with self._reload_lock:
+        self._reload_lock = threading.Lock()
+        with self._reload_lock:  # a module that ends its import late waits for this state to exist
             self.state = load_state(
                 app_dir, convention, facts=self._facts, import_grace=import_grace, on_imported=self._imported
             )
@@ -320,19 +323,29 @@ class RouteApp:
         """
         root = self.app_dir.resolve()
         files = None if changed is None else frozenset(_relative_file(Path(c), root) for c in changed)
-        return self._reload(files, files)
+        event = self._reload(files, files)
+        assert event is not None  # only a reload for an import can find nothing to do
+        return event
 
     def _imported(self, job: Import) -> None:
-        """A module that was still importing after the grace has finished: serve it (or its error)."""
-        with self._reload_lock:
-            state: AppState | None = getattr(self, "state", None)  # None: the first load failed
-            if state is not None and state.modules.pending.get(job.file) is job:  # not superseded by a save
-                self._reload(frozenset(), frozenset({job.file}))
+        """A module that was still importing after the grace has finished: serve it (or its error).
 
-    def _reload(self, files: frozenset[str] | None, announced: frozenset[str] | None) -> RoutesReloaded:
+        Called on the importer's thread; the reload runs on a thread of its own, so that an
+        importer thread never waits for a load that may be waiting for an import."""
+        threading.Thread(
+            target=self._reload, args=(frozenset(), frozenset({job.file}), job), name="routeconsole-imported"
+        ).start()
+
+    def _reload(
+        self, files: frozenset[str] | None, announced: frozenset[str] | None, imported: Import | None = None
+    ) -> RoutesReloaded | None:
+        """Load anew and swap; with `imported`, only if the state still waits for that import
+        (a save of its file in the meantime started another)."""
         start = time.perf_counter()
         with self._reload_lock:
-            before = self.state
+            before: AppState | None = getattr(self, "state", None)  # None: the first load failed
+            if before is None or (imported is not None and before.modules.pending.get(imported.file) is not imported):
+                return None
             try:
                 after = load_state(
                     self.app_dir,
@@ -420,7 +433,8 @@ class RouteApp:
             response = _refuse(f"HTTP/{version} is not a version this server speaks")
         elif length is not None and chunked:  # RFC 9112 6.3: a smuggling attempt; close after answering
             response = _refuse("a request with both Content-Length and Transfer-Encoding")
-        elif "." in raw_path or "%2" in raw_path:  # PERF: matcher.needs_resolving(), inlined
+        # PERF: a dot segment starts after a "/"; a disguised one needs a "%" escape or a "\\".
+        elif "/." in raw_path or "%" in raw_path or "\\" in raw_path:
             try:  # no app code, global middleware included, ever sees a dot segment
                 path = resolve_dots(raw_path)
             except UnsafePath as exc:
@@ -438,7 +452,7 @@ class RouteApp:
                 trace.request.keep(body)
 
         if response is None:
-            request = _request(scope, method, path, query, Headers(raw_headers), body, host, path is not raw_path)
+            request = _request(scope, method, path, query, Headers(raw_headers), body, host, path != raw_path)
             try:
                 if not state.direct:
                     response = await self._global(state, request, trace)
@@ -502,10 +516,9 @@ class RouteApp:
 
     async def _global(self, state: AppState, request: Request, trace: Trace) -> Response:
         """The global middleware around routing."""
+        if state.global_importing is not None:
+            return _importing(state.global_importing)
         if state.global_error:
-            job = state.modules.pending.get(state.table.global_middleware or "")
-            if job is not None and not job.done.is_set():
-                return _importing(job)
             return self._error(state.global_error, None)
         if state.global_fn is not None:
             early = await self._global_function(state.global_fn, request, trace)

@@ -41,6 +41,7 @@ _OWN_PACKAGES: Final = frozenset({"engine", "console", "themes"})
 
 
 IMPORT_GRACE: Final = 2.0  # seconds a route module may take to import before its URLs answer 503
+IMPORT_STALL: Final = 0.05  # seconds after which an import's thread no longer counts toward the pool
 
 
 class LoadError(Exception):
@@ -177,7 +178,19 @@ class Import:
     without it (its routes answer 503) and `when_done` callbacks learn when it finishes.
     """
 
-    __slots__ = ("_callbacks", "_lock", "done", "error", "file", "module", "name", "overdue", "path", "started")
+    __slots__ = (
+        "_callbacks",
+        "_lock",
+        "done",
+        "error",
+        "file",
+        "module",
+        "name",
+        "overdue",
+        "path",
+        "rescued",
+        "started",
+    )
 
     def __init__(self, file: str, path: Path, name: str) -> None:
         self.file, self.path, self.name = file, path, name
@@ -186,22 +199,25 @@ class Import:
         self.module: ModuleType | None = None
         self.error: tuple[str, str] | None = None  # (one line, traceback)
         self.overdue = False
+        self.rescued = False  # the importer started a thread in place of this one's
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[Import], None]] = []
 
     def elapsed(self) -> float:
         return 0.0 if self.started is None else time.monotonic() - self.started
 
-    def when_done(self, callback: Callable[[Import], None]) -> None:
-        """Call `callback(self)` once the import has finished (now, if it has)."""
+    def when_done(self, callback: Callable[[Import], None]) -> bool:
+        """Have `callback(self)` called on the importer's thread when the import finishes;
+        False, and no call, when it already has."""
         with self._lock:
-            if not self.done.is_set():
-                self._callbacks.append(callback)
-                return
-        callback(self)
+            if self.done.is_set():
+                return False
+            self._callbacks.append(callback)
+            return True
 
     def run(self) -> None:
         self.started = time.monotonic()
+        module: ModuleType | None = None
         try:
             spec = importlib.util.spec_from_file_location(self.name, self.path)
             if spec is None or spec.loader is None:
@@ -211,7 +227,8 @@ class Import:
             spec.loader.exec_module(module)
             self.module = module
         except BaseException as exc:  # SystemExit, KeyboardInterrupt included: the file's problem, not ours
-            sys.modules.pop(self.name, None)
+            if module is not None and sys.modules.get(self.name) is module:  # a newer import of the file may own it
+                del sys.modules[self.name]
             self.error = (f"{self.file} failed to import: {type(exc).__name__}: {exc}", traceback.format_exc())
         with self._lock:
             self.done.set()
@@ -227,16 +244,20 @@ class _Importer:
     """Daemon threads that run route modules' top-level code.
 
     A module that blocks on import (a top-level `time.sleep(40)`, a slow network call) holds
-    up one thread and its own routes, never the load, the server or the other routes. The
-    threads are daemons, so a module stuck forever never keeps the process from exiting, and
-    each job found overdue adds a thread, so stuck jobs never starve the others.
+    up one thread and its own routes, never the other imports, the server or the other
+    routes: `rescue()`, called by whoever waits for an import, starts a thread in place of
+    each job running longer than `IMPORT_STALL`, so slow modules run side by side and quick
+    ones never queue behind them. A rescued job's thread retires when it ends, and the pool
+    shrinks back to its size. The threads are daemons: a module stuck forever never keeps the
+    process from exiting.
     """
 
     def __init__(self, size: int = 4) -> None:
         self._jobs: queue.SimpleQueue[Import] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._size = size
+        self._size = size  # threads wanted: the base size plus one per rescued job still running
         self._threads = 0
+        self._running: set[Import] = set()
 
     def submit(self, job: Import) -> None:
         self._jobs.put(job)
@@ -244,11 +265,15 @@ class _Importer:
             if self._threads < self._size:
                 self._spawn()
 
-    def replace(self) -> None:
-        """A job is overdue: its thread no longer counts toward the pool's size."""
+    def rescue(self) -> None:
+        """Start a thread in place of each job that has been running longer than `IMPORT_STALL`."""
+        stalled = time.monotonic() - IMPORT_STALL
         with self._lock:
-            self._size += 1
-            self._spawn()
+            for job in self._running:
+                if not job.rescued and job.started is not None and job.started < stalled:
+                    job.rescued = True
+                    self._size += 1
+                    self._spawn()
 
     def _spawn(self) -> None:
         self._threads += 1
@@ -256,7 +281,17 @@ class _Importer:
 
     def _work(self) -> None:
         while True:
-            self._jobs.get().run()
+            job = self._jobs.get()
+            with self._lock:
+                self._running.add(job)
+            job.run()
+            with self._lock:
+                self._running.discard(job)
+                if job.rescued:
+                    self._size -= 1
+                if self._threads > self._size:
+                    self._threads -= 1
+                    return
 
 
 IMPORTER: Final = _Importer()
@@ -265,7 +300,7 @@ IMPORTER: Final = _Importer()
 class ModuleCache:
     """Route modules imported once per load, keyed by file.
 
-    `prefetch()` starts the imports of a load on importer threads, all at once; `get()` then
+    `prefetch()` queues the imports of a load for the importer's threads; `get()` then
     waits for each one up to `grace` seconds after it started. One still running then is
     *pending*: `get()` raises `StillImporting`, and `on_imported(job)` is called when it ends.
     """
@@ -321,9 +356,8 @@ class ModuleCache:
         job = self.pending[file]
         if not job.overdue and not self._wait(job):
             job.overdue = True
-            IMPORTER.replace()
             if self.on_imported is not None:
-                job.when_done(self.on_imported)
+                job.when_done(self.on_imported)  # False: it has just finished, and is settled below
         if not job.done.is_set():
             raise StillImporting(job)
         del self.pending[file]
@@ -337,14 +371,15 @@ class ModuleCache:
     def _wait(self, job: Import) -> bool:
         """Wait for `job` until `grace` seconds after it started; whether it finished."""
         while not job.done.is_set():
+            IMPORTER.rescue()  # a slow import elsewhere must not keep this one from starting
             started = job.started
-            if started is None:  # queued behind other imports: its grace has not begun
-                job.done.wait(0.01)
+            if started is None:  # queued: its grace has not begun
+                job.done.wait(IMPORT_STALL / 2)
                 continue
             left = started + self.grace - time.monotonic()
             if left <= 0:
                 return False
-            job.done.wait(left)
+            job.done.wait(min(left, IMPORT_STALL))
         return True
 
 

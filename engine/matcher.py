@@ -18,13 +18,12 @@ alternative, so `/users/new/edit` still reaches `/users/[id]/edit` when
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import unquote
 
-from .segments import CATCHALL, PARAM, SPLAT, STATIC
+from .segments import CATCHALL, PARAM, SPLAT, STATIC, holds_dot_segment
 
 if TYPE_CHECKING:
     from .table import Route
@@ -67,14 +66,6 @@ class UnsafePath(ValueError):
     """A request path no handler may see: `str()` says why, for the 400's body."""
 
 
-_SEPARATORS: Final = re.compile(r"[/\\]")
-
-
-def needs_resolving(raw_path: str) -> bool:
-    """Whether `resolve_dots` could change or refuse `raw_path`. PERF: two scans, no split."""
-    return "." in raw_path or "%2" in raw_path
-
-
 def resolve_dots(raw_path: str) -> str:
     """Resolve `.` and `..` segments of a raw path as a browser would; refuse disguised ones.
 
@@ -105,11 +96,11 @@ def resolve_dots(raw_path: str) -> str:
             if i == last:
                 resolved.append("")
             continue
-        decoded = unquote(part) if "%" in part else part
-        if "." in decoded and any(p in (".", "..") for p in _SEPARATORS.split(decoded)):
+        if holds_dot_segment(unquote(part) if "%" in part else part):
             raise UnsafePath(f"{raw_path!r} has a disguised dot segment {part!r}")
         resolved.append(part)
-    return "/" + "/".join(resolved)
+    path = "/" + "/".join(resolved)
+    return raw_path if path == raw_path else path  # the same object when nothing changed
 
 
 # PERF: NamedTuple's generated __new__ costs a keyword-argument call per lookup, and its
@@ -236,15 +227,17 @@ class Matcher:
         if leaf is not None:
             route = leaf.route
             return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
-        if "." in path or "%2" in path:  # the check of needs_resolving(), inlined
+        if "/." in path or "%" in path or "\\" in path:  # PERF: what resolve_dots() could change or refuse
             try:
-                path = resolve_dots(path)
+                resolved = resolve_dots(path)
             except UnsafePath:
                 return Match(400, None, None, {}, ())
-            leaf = self._static.get(path)
-            if leaf is not None:
-                route = leaf.route
-                return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
+            if resolved is not path:
+                path = resolved
+                leaf = self._static.get(path)
+                if leaf is not None:
+                    route = leaf.route
+                    return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
         if len(path) > 1 and path[-1] == "/":
             if self._redirect:
                 return Match(308, None, None, {}, (), location=path.rstrip("/") or "/")

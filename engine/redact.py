@@ -167,16 +167,86 @@ def _redact_text(text: str, content_type: str) -> str | None:
     return None
 
 
-# `"name": value` in JSON that does not parse (cut at the body cap): mask what can be read.
-_JSON_MEMBER: Final = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)', re.DOTALL)
-
-
 def _redact_broken_json(text: str) -> str | None:
-    def mask(m: re.Match[str]) -> str:
-        return f'"{m[1]}"{m[2]}"{MASK}"' if is_secret_field(m[1]) else m[0]
+    """Mask what can be read of JSON that does not parse (cut at the body cap).
 
-    masked = _JSON_MEMBER.sub(mask, text)
+    A scan of its strings: a string followed by `:` is a key; when the key (JSON-decoded, so
+    `"pass\\u0077ord"` counts) names a secret, its value becomes `"[redacted]"`: a string to its
+    closing quote, an object or array through its matching bracket, a scalar to the next
+    delimiter, each or to the end of the text where it is cut off.
+    """
+    out: list[str] = []
+    n, i, copied = len(text), 0, 0
+    while i < n:
+        if text[i] != '"':
+            i += 1
+            continue
+        end = _string_end(text, i)
+        j = end
+        while j < n and text[j] in " \t\r\n":
+            j += 1
+        if j >= n or text[j] != ":" or not is_secret_field(_json_key(text[i:end])):
+            i = end
+            continue
+        j += 1
+        while j < n and text[j] in " \t\r\n":
+            j += 1
+        if j >= n:
+            break
+        value_end = _value_end(text, j)
+        out += [text[copied:j], f'"{MASK}"']
+        i = copied = value_end
+    out.append(text[copied:])
+    masked = "".join(out)
     return masked if masked != text else None
+
+
+def _string_end(text: str, start: int) -> int:
+    """The index after the string opening at `start` (its closing quote), or the text's end."""
+    i, n = start + 1, len(text)
+    while i < n:
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == '"':
+            return i + 1
+        else:
+            i += 1
+    return n
+
+
+def _value_end(text: str, start: int) -> int:
+    """The index after the JSON value starting at `start`, or the text's end where it is cut."""
+    n = len(text)
+    if text[start] == '"':
+        return _string_end(text, start)
+    if text[start] not in "{[":
+        i = start
+        while i < n and text[i] not in ",}] \t\r\n":
+            i += 1
+        return i
+    depth, i = 0, start
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i = _string_end(text, i)
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def _json_key(quoted: str) -> str:
+    """A key's name: the JSON string decoded, or its raw text where it does not decode."""
+    try:
+        name = json.loads(quoted)
+    except ValueError:
+        return quoted[1:-1]
+    return name if isinstance(name, str) else quoted
 
 
 _DISPOSITION_PARAM: Final = re.compile(rb';\s*([\w*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\r\n]*)', re.IGNORECASE)
@@ -191,18 +261,20 @@ def _redact_multipart(raw: bytes, content_type: str) -> bytes:
     chunks = raw.split(delimiter)
     for i in range(1, len(chunks)):
         head, sep, data = chunks[i].partition(b"\r\n\r\n")
+        if not sep:  # bare \n line ends: not what RFC 7578 says, but servers accept them
+            head, sep, data = chunks[i].partition(b"\n\n")
         if not sep:
             continue
         params = _disposition_params(head)
         if b"filename" in params or not is_secret_field(params.get(b"name", b"").decode("utf-8", "replace")):
             continue
-        ending = b"\r\n" if data.endswith(b"\r\n") else b""
+        ending = b"\r\n" if data.endswith(b"\r\n") else b"\n" if data.endswith(b"\n") else b""
         chunks[i] = head + sep + MASK.encode("ascii") + ending
     return delimiter.join(chunks)
 
 
 def _disposition_params(head: bytes) -> dict[bytes, bytes]:
-    for line in head.split(b"\r\n"):
+    for line in head.splitlines():
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-disposition":
             return {

@@ -63,6 +63,12 @@ def parse_pattern(text: str) -> tuple[Segment, ...]:
 _SEPARATORS: Final = re.compile(r"[/\\]")
 
 
+def holds_dot_segment(text: str) -> bool:
+    """Whether `text` is `.` or `..`, or splits on `/` or `\\` into parts that include one
+    (`a/..`, `..\\etc`): a decoded URL segment that would climb, or a name no URL reaches."""
+    return "." in text and any(part in (".", "..") for part in _SEPARATORS.split(text))
+
+
 def static_segment(name: str, value: str | None = None) -> Segment:
     """The static segment `value` (by default `name` itself), written as `name` in the file tree.
 
@@ -73,7 +79,7 @@ def static_segment(name: str, value: str | None = None) -> Segment:
     text = name if value is None else value
     if not text:
         raise InvalidSegment(f"'{name}': an empty name is not a URL segment")
-    if any(part in (".", "..") for part in _SEPARATORS.split(text)):
+    if holds_dot_segment(text):
         raise InvalidSegment(
             f"'{name}': '{text}' is a dot segment, which is resolved (or refused) before matching, "
             "so no request can reach it"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -117,3 +118,26 @@ def test_serve_listens_while_a_route_is_still_importing(tmp_path: Path) -> None:
         flag.touch()
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_blocking_files_behind_a_failing_layout_never_hold_up_the_load(tmp_path: Path) -> None:
+    # The layout fails, so its routes' modules (queued all the same) are never waited for: they
+    # must not keep the importer's threads from the files after them, and the load must end.
+    flag = tmp_path / "release"
+    files = {"_auth.py": "raise RuntimeError('no auth')\n", "zz.py": "def GET():\n    return 'zz'\n"}
+    files.update({f"_auth/a{n}.py": blocking(flag, f"a{n}") for n in range(8)})
+    app_dir = write_app(tmp_path / "app", files)
+    made: list[engine.RouteApp] = []
+    loading = threading.Thread(
+        target=lambda: made.append(engine.create_app(app_dir, convention="tanstack", import_grace=0.2)), daemon=True
+    )
+    try:
+        loading.start()
+        loading.join(timeout=30)
+        assert not loading.is_alive(), "the load never ended"
+        app = made[0]
+        assert app.table.match("GET", "/zz").status == 200
+        assert not [c for c in app.table.conflicts if "zz.py" in c.files]
+        app.close()
+    finally:
+        flag.touch()
