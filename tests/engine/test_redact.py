@@ -112,6 +112,32 @@ def test_json_cut_at_the_body_cap_is_masked_as_far_as_it_reads() -> None:
     assert "hunter2" not in masked["request"]["body"] and '"name": "ada"' in masked["request"]["body"]
 
 
+@pytest.mark.parametrize(
+    ("cut", "secrets", "kept"),
+    [
+        ('{"secret": {"v": "hunter2"}, "name": "ada", "more": "x', ["hunter2"], ['"name": "ada"']),
+        ('{"tokens": ["abc", "def"], "name": "ada", "more": "x', ["abc", "def"], ['"name": "ada"']),
+        ('{"pass\\u0077ord": "hunter2", "name": "ada", "more": "x', ["hunter2"], ['"name": "ada"']),
+        ('{"a": {"token": {"k": "}]\\"x", "deep": ["hunter2"', ["hunter2", "}]"], ['{"a": {"token": ']),
+        ('[{"api_key": [1, {"s": "hunter2"}]}, {"id": "ada"}, "x', ["hunter2"], ['{"id": "ada"}']),
+    ],
+)
+def test_cut_json_masks_nested_and_escaped_secrets(cut: str, secrets: list[str], kept: list[str]) -> None:
+    masked = redact_entry(entry(body=cut))["request"]["body"]
+    assert [s for s in secrets if s in masked] == [] and MASK in masked
+    assert [k for k in kept if k not in masked] == []
+
+
+def test_multipart_with_bare_newlines_is_masked() -> None:
+    raw = (
+        b'--XyZ\nContent-Disposition: form-data; name="password"\n\nhunter2\n'
+        b'--XyZ\nContent-Disposition: form-data; name="user"\n\nada\n'
+        b"--XyZ--\n"
+    )
+    masked = redact_entry(entry(headers=[["content-type", "multipart/form-data; boundary=XyZ"]], body=raw))
+    assert body_bytes(masked["request"]) == raw.replace(b"hunter2", MASK.encode())
+
+
 def test_form_and_query_fields() -> None:
     form = urlencode({"username": "ada", "password": "hunter2", "next": "/a b"})
     masked = redact_entry(
@@ -275,3 +301,18 @@ def test_never_raises_on_arbitrary_bodies_and_headers(
     assert len(masked["request"]["headers"]) == len(original["request"]["headers"])
     if not any(is_secret_field(k) for k, _ in parse_qsl(query, keep_blank_values=True)):
         assert masked["query"] == query
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=json_values, ascii_only=st.booleans(), indent=st.sampled_from([None, 2]), data=st.data())
+def test_json_cut_anywhere_leaves_no_secret(
+    value: Any, ascii_only: bool, indent: int | None, data: st.DataObject
+) -> None:
+    """Wherever the body cap cuts a JSON body, no secret value survives: secret values are
+    `S3CR3T<n>` under secret keys (in `value` at any depth, and under "token" here); a cut can end
+    inside one (`S3CR`), and then what is left of it is masked all the same, so the marker
+    itself never appears."""
+    text = json.dumps([value, {"token": {"k": [f"{MARK}1"]}}, value], ensure_ascii=ascii_only, indent=indent)
+    cut_text = text[: data.draw(st.integers(0, len(text)), label="cut")]
+    masked = redact_entry(entry(body=cut_text))["request"]["body"]
+    assert MARK not in masked
