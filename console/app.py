@@ -349,6 +349,9 @@ class ConsoleApp(App[None]):
 
     def action_reveal_secrets(self) -> None:
         self.reveal_secrets = not self.reveal_secrets
+        log_view = self.main.query_one(LogView)
+        log_view.reveal = self.reveal_secrets  # the PATH column's query
+        log_view.refresh()
         if self.entry is not None:
             self._show_entry(self.entry["id"])
 
@@ -417,10 +420,14 @@ class ConsoleApp(App[None]):
             self.notify(f"#{entry['id']} has not been replayed yet: r replays it", severity="warning")
             return
         old, new = engine.Answer.from_entry(original), engine.Answer.from_entry(replay)
-        same = not engine.compare(old, new)
+        same = not engine.compare(old, new)  # on the real values
         title = f"#{original['id']} {original['method']} {original['path']}  →  replay #{replay['id']}:  " + (
             "same answer" if same else f"differs (status {original['status']} → {replay['status']})"
         )
+        if not self.reveal_secrets:  # both sides masked (set-cookie, JSON tokens) until `v`
+            old, new = old.masked(self.config.redact), new.masked(self.config.redact)
+            if not same and not engine.compare(old, new):
+                title += f"  (only in secret values, masked: {self._reveal_key()} reveals)"
         self.push_screen(ViewerScreen(title, render.side_by_side(old.lines(), new.lines(), self.palette)))
 
     def export(self, entry: dict[str, Any] | None) -> None:

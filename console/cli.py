@@ -6,7 +6,7 @@
     routeconsole match APP PATH [--method M] [--json]
     routeconsole serve APP [--host H] [--port P] [--workers N] [--debug] [--no-reload]
     routeconsole log APP [--json] [--limit N] [--har FILE] [--curl ID] [--reveal]   secrets masked
-    routeconsole replay APP [ID ...|--all] [--url URL] [--json]      exit 1 when any answer differs
+    routeconsole replay APP [ID ...|--all] [--url URL] [--json] [--reveal]   exit 1 when any answer differs
 
 Every subcommand calls the engine's public functions and prints a table for people or
 JSON in the shapes of the brief (section 5), which tests and tools parse. Tables for people
@@ -36,6 +36,7 @@ from rich.text import Text
 import engine
 from engine.app import DEFAULT_BODY_LIMIT
 from engine.export import to_curl, to_har, write_private
+from engine.redact import redact_urlencoded
 from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
@@ -113,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="replay every logged request (replays excluded)")
     p.add_argument("--url", help="send to a running server instead of loading APP in-process")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--reveal", action="store_true", help="show secrets (set-cookie, tokens...) in the diffs instead of masking"
+    )
     _add_common(p)
 
     p = sub.add_parser("match", help="show which route a request reaches, without running it")
@@ -334,14 +338,19 @@ def _read_log(args: argparse.Namespace) -> list[dict[str, Any]]:
     return list(open_log(path)) if path.exists() else []
 
 
-def cmd_log(args: argparse.Namespace) -> int:
+def _redact_list(config: Path | None) -> tuple[str, ...]:
+    """The secret headers config.toml's `redact` list names, beyond the built-in ones."""
     from .config import ConfigError, load_config
 
-    entries = _read_log(args)
     try:
-        redact = load_config(args.config).redact  # more secret headers; the log itself keeps real values
+        return tuple(load_config(config).redact)
     except ConfigError as exc:
         raise engine.EngineError(str(exc)) from exc
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    entries = _read_log(args)
+    redact = _redact_list(args.config)  # more secret headers; the log itself keeps real values
     if args.curl is not None:
         entry = next((e for e in entries if e["id"] == args.curl), None)
         if entry is None:
@@ -366,7 +375,8 @@ def cmd_log(args: argparse.Namespace) -> int:
     for name in ("ID", "TIME", "METHOD", "PATH", "STATUS", "MS", "ROUTE", "SOURCE"):
         grid.add_column(name, no_wrap=True, justify="right" if name in ("ID", "MS") else "left")
     for e in entries:
-        query = f"?{e['query']}" if e["query"] else ""
+        # The query's secret fields (`?access_token=...`) are masked as in --json, unless --reveal.
+        query = f"?{e['query'] if args.reveal else redact_urlencoded(e['query'])}" if e["query"] else ""
         source = f"replay of #{e['replay_of']}" if e["replay_of"] else e["source"]
         grid.add_row(
             str(e["id"]),
@@ -394,7 +404,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         chosen = [by_id[i] for i in args.ids]
     else:
         raise engine.EngineError("name the entries to replay (IDs from `routeconsole log`) or pass --all")
-    results = _replay(args, chosen)
+    results = _replay(args, chosen, _redact_list(None))
     if args.json:
         _print_json([r.to_json() for r in results])
     else:
@@ -415,7 +425,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if any(not r.same for r in results) else EXIT_OK
 
 
-def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[ReplayResult]:
+def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]], redact: Sequence[str]) -> list[ReplayResult]:
+    """Replay and diff; the diffs mask secrets unless --reveal (whether answers differ is
+    decided on the real values)."""
     log_path = _log_path(args)
     if args.url:
         # The server at --url logs the replays itself; find them in the log it shares with us.
@@ -423,7 +435,9 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[Repl
         try:
             with httpx.Client(timeout=30) as client:
                 find = (lambda original: reader.wait_for_replay(original)) if reader else None
-                return replay_entries(chosen, client=client, base=args.url, find_replay=find)
+                return replay_entries(
+                    chosen, client=client, base=args.url, find_replay=find, reveal=args.reveal, redact=redact
+                )
         finally:
             if reader is not None:
                 reader.close()
@@ -444,7 +458,9 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]]) -> list[Repl
 
     try:
         with httpx.Client(timeout=30) as client:
-            return replay_entries(chosen, client=client, base=url, find_replay=find_replay)
+            return replay_entries(
+                chosen, client=client, base=url, find_replay=find_replay, reveal=args.reveal, redact=redact
+            )
     finally:
         server.stop()
         if request_log is not None:

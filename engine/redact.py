@@ -96,6 +96,12 @@ def redact_json(data: Any) -> Any:
     return data
 
 
+def redact_body(raw: bytes, content_type: str) -> bytes:
+    """A body with its secret fields masked, read as `content_type` says (the full header value:
+    a multipart body needs its boundary) or as JSON by its look; unchanged when nothing is secret."""
+    return _redact_body(raw, content_type)
+
+
 def _redact_message(message: dict[str, Any], extra: tuple[str, ...]) -> None:
     raw_headers = message.get("headers")
     if isinstance(raw_headers, list):

@@ -16,12 +16,13 @@ import difflib
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import httpx
 
 from .export import SKIP_HEADERS, entry_body, entry_url
+from .redact import MASK, is_secret_header, redact_body
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER
 
 # Headers that change on every response without meaning anything changed.
@@ -43,6 +44,9 @@ VOLATILE_HEADERS: Final = frozenset(
 )
 
 
+MASKED_ONLY: Final = "(the answers differ only in secret values, masked here)"
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A response reduced to what the comparison looks at."""
@@ -62,6 +66,14 @@ class Answer:
     def from_httpx(cls, response: httpx.Response) -> Answer:
         headers = tuple((k.lower(), v) for k, v in response.headers.multi_items())
         return cls(response.status_code, headers, response.content, _content_type(headers))
+
+    def masked(self, extra: Iterable[str] = ()) -> Answer:
+        """The answer with secret headers' values (set-cookie...) and secret body fields masked
+        (see `engine.redact`); `extra` names more secret headers."""
+        names = tuple(extra)
+        headers = tuple((k, MASK if is_secret_header(k, names) else v) for k, v in self.headers)
+        full_type = next((v for k, v in self.headers if k == "content-type"), "")
+        return replace(self, headers=headers, body=redact_body(self.body, full_type))
 
     def lines(self) -> list[str]:
         """A canonical text form: status, meaningful headers, then the body."""
@@ -124,9 +136,16 @@ def replay_entries(
     client: httpx.Client,
     base: str,
     find_replay: Any = None,
+    reveal: bool = False,
+    redact: Iterable[str] = (),
 ) -> list[ReplayResult]:
     """Send each entry again to the server at `base` and compare. `find_replay(original_id)`
-    returns the log id of the new entry, when the caller can look it up."""
+    returns the log id of the new entry, when the caller can look it up.
+
+    Whether an answer is the same is decided on the real values; the diff shows both answers
+    with their secrets masked (set-cookie, tokens in JSON; `redact` names more headers), unless
+    `reveal`. A difference only in masked values is said so in the diff."""
+    extra = tuple(redact)
     results = []
     for entry in entries:
         request = replay_request(entry, base)
@@ -150,6 +169,8 @@ def replay_entries(
         new = Answer.from_httpx(response)
         label = f"#{entry['id']} {entry['method']} {entry['path']}"
         diff = compare(original, new, label=label)
+        if diff and not reveal:
+            diff = compare(original.masked(extra), new.masked(extra), label=label) or MASKED_ONLY
         if entry["response"]["truncated"] and diff:
             diff += "\n(the original body was truncated in the log; only its first 1 MiB was compared)"
         replay_id = find_replay(entry["id"]) if find_replay else None

@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 import engine
+from engine.redact import redact_urlencoded
 from engine.visible import visible
 
 from ..theming import Palette
@@ -145,6 +146,9 @@ class LogView(ScrollView, can_focus=True):
         self.rows: list[engine.LogSummary] = []
         self.shown: list[int] | None = None  # indices into rows when filtered
         self.terms: list[str] = []
+        # Secret query fields (`?token=...`) are masked in the PATH column until the console's
+        # reveal key (detail.reveal) shows secrets; the app sets this and redraws.
+        self.reveal = False
         self._local_tz = datetime.now().astimezone().tzinfo
 
     # Data ------------------------------------------------------------------------
@@ -264,7 +268,7 @@ class LogView(ScrollView, can_focus=True):
         if heading == "MS":
             return Segment(f"{row.duration_ms:>{width}.1f}", base)
         if heading == "PATH":
-            query = f"?{row.query}" if row.query else ""
+            query = f"?{row.query if self.reveal else redact_urlencoded(row.query)}" if row.query else ""
             return Segment(fit(visible(f"{row.path}{query}"), width), base)
         return Segment(fit(visible(row.pattern or "—"), width), dim)
 

@@ -104,3 +104,59 @@ def test_har_files_are_readable_only_by_their_owner(tmp_path: Path, reveal: list
         assert result.returncode == 0, result.stderr
         assert stat.S_IMODE(har.stat().st_mode) == 0o600
         assert ("live-token" in har.read_text()) == bool(reveal)
+
+
+SESSION_APP = {
+    # A fresh session on every call: a replay differs from the original in secrets only.
+    "login/route.py": (
+        "import uuid\n"
+        "from engine import Response\n"
+        "def GET():\n"
+        "    response = Response.json({'token': 'tok-' + uuid.uuid4().hex, 'user': 'ada'})\n"
+        "    response.set_cookie('sid', 'sid-' + uuid.uuid4().hex)\n"
+        "    return response\n"
+    ),
+}
+
+
+@pytest.fixture
+def session_log(tmp_path: Path) -> tuple[Path, Path]:
+    app = write_app(tmp_path / "app", SESSION_APP)
+    log = tmp_path / "log.sqlite3"
+    with serving(app, "--log", str(log)) as url:
+        httpx.get(f"{url}/login?access_token=qs-secret&page=2")
+    return app, log
+
+
+def test_log_table_masks_query_secrets_unless_revealed(session_log: tuple[Path, Path]) -> None:
+    app, log = session_log
+    table = run("log", app, "--log", log).stdout
+    assert "qs-secret" not in table and "/login?access_token=%5Bredacted%5D&page=2" in table
+    assert "/login?access_token=qs-secret&page=2" in run("log", app, "--log", log, "--reveal").stdout
+
+
+def test_replay_diffs_mask_secrets_unless_revealed(session_log: tuple[Path, Path]) -> None:
+    app, log = session_log
+    human = run("replay", app, "1", "--log", log)
+    assert human.returncode == 1, human.stderr  # the answers differ (in their secrets)
+    assert "tok-" not in human.stdout and "sid-" not in human.stdout, human.stdout
+    (result,) = json.loads(run("replay", app, "1", "--log", log, "--json").stdout)
+    assert not result["same"]
+    assert "tok-" not in result["diff"] and "sid-" not in result["diff"]
+    assert "differ only in secret values, masked here" in result["diff"]
+
+    revealed = run("replay", app, "1", "--log", log, "--reveal")
+    assert "tok-" in revealed.stdout and "set-cookie: sid=sid-" in revealed.stdout
+    (result,) = json.loads(run("replay", app, "1", "--log", log, "--json", "--reveal").stdout)
+    assert '"token": "tok-' in result["diff"] and "set-cookie: sid=sid-" in result["diff"]
+
+
+def test_replay_diff_shows_masked_lines_where_the_rest_differs(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", SESSION_APP)
+    log = tmp_path / "log.sqlite3"
+    with serving(app, "--log", str(log)) as url:
+        httpx.get(f"{url}/login")
+    (app / "login" / "route.py").write_text(SESSION_APP["login/route.py"].replace("'ada'", "'bo'"))
+    (result,) = json.loads(run("replay", app, "1", "--log", log, "--json").stdout)
+    assert '-  "user": "ada"' in result["diff"] and '+  "user": "bo"' in result["diff"]
+    assert "tok-" not in result["diff"] and "sid-" not in result["diff"]
