@@ -234,7 +234,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         return EXIT_OK
     out = _out()
     line = Text()
-    line.append(f"{method} ", style=METHOD_STYLES.get(method, "bold"))
+    line.append(f"{visible(method)} ", style=METHOD_STYLES.get(method, "bold"))
     line.append(f"{visible(path)} → ")
     line.append(str(match.status), style=_status_style(match.status))
     if match.pattern:
@@ -381,7 +381,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         grid.add_row(
             str(e["id"]),
             e["time"][11:23],
-            Text(e["method"], style=METHOD_STYLES.get(e["method"], "")),
+            Text(visible(e["method"]), style=METHOD_STYLES.get(e["method"], "")),
             Text(visible(e["path"] + query)),
             Text(str(e["status"]), style=_status_style(e["status"])),
             f"{e['duration_ms']:.1f}",
@@ -411,7 +411,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out = _out()
         for r in results:
             line = Text(f"#{r.id} ")
-            line.append(r.method, style=METHOD_STYLES.get(r.method, ""))
+            line.append(visible(r.method), style=METHOD_STYLES.get(r.method, ""))
             line.append(f" {visible(r.path)}  {r.status[0]} → {r.status[1]}  ")
             line.append("same" if r.same else "differs", style="green" if r.same else "bold red")
             if r.replay_id:

@@ -130,7 +130,7 @@ def request_view(
     """The request line, headers and body. Mask an entry's secrets first (`engine.redact_entry`)
     and say so with `secrets` (see `secrets_note`)."""
     line = Text()
-    line.append(entry["method"], style=palette.method(entry["method"]))
+    line.append(visible(entry["method"]), style=palette.method(entry["method"]))
     query = f"?{entry['query']}" if entry["query"] else ""
     line.append(visible(f" {entry['path']}{query}"))
     line.append(visible(f"   #{entry['id']} · {entry['source']}"), style="dim")
@@ -236,7 +236,7 @@ def waterfall(entry: dict[str, Any], palette: Palette, *, width: int | None = No
     spans = entry["spans"]
     theme = palette.theme
     title = Text()
-    title.append(entry["method"], style=palette.method(entry["method"]))
+    title.append(visible(entry["method"]), style=palette.method(entry["method"]))
     title.append(visible(f" {entry['path']} "))
     title.append(str(entry["status"]), style=palette.status(entry["status"]))
     title.append(f"  {entry['duration_ms']:.2f} ms", style="bold")

@@ -65,7 +65,10 @@ class ComposerScreen(Screen[None]):
             what = f"an edited replay of #{draft.replay_of}"
         yield Static(Text.assemble(("Composer", "bold"), f" · {visible(what)}"), id="composer-title")
         with Horizontal(id="composer-line"):
-            yield Select([(m, m) for m in METHODS], value=draft.method, allow_blank=False, id="method", compact=True)
+            # A logged request's method may be one the list lacks (PROPFIND, or one with control
+            # characters from an embedding app): offer it too, made visible like the other fields.
+            methods = METHODS if draft.method in METHODS else (*METHODS, draft.method)
+            yield Select([(m, m) for m in methods], value=draft.method, allow_blank=False, id="method", compact=True)
             yield Input(draft.path, placeholder="/path", id="path", compact=True)
             yield Button("Send ^j", id="send", variant="primary", compact=True)
         with Horizontal(id="composer-panes"):
@@ -179,6 +182,7 @@ def shown_draft(draft: Draft) -> Draft:
         body = visible(draft.body, multiline=True)
     return dataclasses.replace(
         draft,
+        method=visible(draft.method),
         path=visible(draft.path),
         query=visible(draft.query, multiline=True),
         headers=visible(draft.headers, multiline=True),

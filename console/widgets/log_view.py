@@ -262,7 +262,7 @@ class LogView(ScrollView, can_focus=True):
             when = datetime.fromtimestamp(row.time, self._local_tz).strftime("%H:%M:%S.%f")[:12]
             return Segment(fit(when, width), dim)
         if heading == "METHOD":
-            return Segment(fit(row.method, width), base + self.palette.method(row.method))
+            return Segment(fit(visible(row.method), width), base + self.palette.method(row.method))
         if heading == "STATUS":
             return Segment(fit(str(row.status) if row.status else "---", width), base + self.palette.status(row.status))
         if heading == "MS":

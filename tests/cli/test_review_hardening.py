@@ -3,6 +3,7 @@ from route code, `--json`, HAR files' mode, and secrets in the tables and diffs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import engine
 from engine.visible import UNSAFE
 from tests.cli.test_log_replay import ROUTECONSOLE
 from tests.conftest import write_app
@@ -160,3 +162,26 @@ def test_replay_diff_shows_masked_lines_where_the_rest_differs(tmp_path: Path) -
     (result,) = json.loads(run("replay", app, "1", "--log", log, "--json").stdout)
     assert '-  "user": "ada"' in result["diff"] and '+  "user": "bo"' in result["diff"]
     assert "tok-" not in result["diff"] and "sid-" not in result["diff"]
+
+
+def test_log_and_replay_tables_show_a_hostile_method_with_stand_ins(tmp_path: Path) -> None:
+    """An app embedding the engine can pass any ASGI method, control characters included."""
+    app = write_app(tmp_path / "app", {"users/route.py": "def GET():\n    return 'ok'\n"})
+    log = tmp_path / "log.sqlite3"
+    running = engine.Engine(app, port=0, log=log, reload=False)
+    running.start()
+
+    async def send() -> None:
+        transport = httpx.ASGITransport(app=running.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await client.request("GE\x1b]0;PWNED\x07T", "/users")
+
+    try:
+        asyncio.run(send())
+    finally:
+        running.stop()
+    outputs = {"log": run("log", app, "--log", log), "replay": run("replay", app, "1", "--log", log)}
+    for command, result in outputs.items():
+        text = result.stdout + result.stderr
+        assert sorted({f"U+{ord(c):04X}" for c in text if c in UNSAFE and c != "\n"}) == [], command
+        assert "GE␛]0;PWNED␇T" in result.stdout, (command, text)
