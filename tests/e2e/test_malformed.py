@@ -118,6 +118,34 @@ def test_a_malformed_request_is_refused_and_the_server_keeps_serving(server: Ser
     assert httpx.get(f"{server.url}/users/1", timeout=TIMEOUT).json() == {"id": "1"}
 
 
+def read_to_close(url: str, data: bytes) -> tuple[bytes, bool]:
+    """Send `data` on a new connection and read everything until the server closes it: what came
+    back, and whether `recv` returned b"" (closed) within TIMEOUT of the last bytes."""
+    reply = b""
+    with socket.create_connection(address(url), timeout=TIMEOUT) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            return reply, True
+        except TimeoutError:
+            return reply, False  # still open after its answer
+    return reply, True
+
+
+@pytest.mark.parametrize("name", ["content-length-and-chunked", "http-9.9"])
+def test_an_ambiguous_request_is_answered_400_and_the_connection_closed(server: Server, name: str) -> None:
+    """RFC 9112 6.3: after refusing a request whose framing is in doubt the server MUST close the
+    connection, or what follows the 400 on it could be read as another request (smuggling)."""
+    assert server.url is not None
+    reply, closed = read_to_close(server.url, MALFORMED[name])
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert closed, "the connection stayed open after the 400"
+    assert reply.count(b"HTTP/1.1 ") == 1  # the chunked body was not served as a second request
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

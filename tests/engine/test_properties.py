@@ -335,7 +335,11 @@ hostile = st.one_of(
     st.text(),
     st.lists(st.sampled_from(sorted(UNSAFE)) | st.text(max_size=3), max_size=20).map("".join),
 )
-printable = st.text(st.characters(exclude_characters="".join(UNSAFE)))
+# Printable text, defined without UNSAFE (a strategy that excluded exactly UNSAFE would let
+# `visible()` escape too much unnoticed): every character but the Cc category (C0, DEL, C1),
+# surrogates, and the bidi controls and line/paragraph separators listed by hand.
+BIDI_AND_SEPARATORS = "\u200e\u200f\u2028\u2029\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+printable = st.text(st.characters(exclude_categories=("Cc", "Cs"), exclude_characters=BIDI_AND_SEPARATORS))
 
 
 @given(hostile)
@@ -356,6 +360,13 @@ def test_visible_multiline_keeps_only_newlines_and_tabs(text: str) -> None:
 def test_visible_leaves_printable_text_unchanged(text: str) -> None:
     assert visible(text) == text
     assert visible(text, multiline=True) == text
+
+
+def test_visible_multiline_takes_crlf_as_a_newline_and_shows_a_lone_cr() -> None:
+    assert visible("a\r\nb\r\n", multiline=True) == "a\nb\n"
+    assert visible("a\rb", multiline=True) == "a␍b"
+    assert visible("a\r\r\nb\n\rc", multiline=True) == "a␍\nb\n␍c"
+    assert visible("a\r\nb") == "a␍␊b"  # on one line, both are stand-ins
 
 
 @pytest.mark.parametrize(
