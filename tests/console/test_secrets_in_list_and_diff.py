@@ -3,13 +3,11 @@ until the reveal key shows them (issue 10 review, item 5)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-import engine
 from console.app import ConsoleApp
 from console.screens.dialogs import ViewerScreen
 from console.widgets.log_view import LogView
@@ -32,16 +30,8 @@ APP = {
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[engine.Engine]:
-    started = engine.Engine(write_app(tmp_path / "app", APP), port=0, log=tmp_path / "log.sqlite3")
-    started.start()
-    yield started
-    started.stop(timeout=0.5)
-
-
-@pytest.fixture
-def console(running: engine.Engine) -> ConsoleApp:
-    return ConsoleApp(running)
+def app_dir(tmp_path: Path) -> Path:  # the conftest's `running` engine and `console` serve this app
+    return write_app(tmp_path / "app", APP)
 
 
 async def test_list_path_column_masks_query_secrets_until_revealed(console: ConsoleApp) -> None:
