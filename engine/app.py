@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -730,6 +731,10 @@ class RouteApp:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.events.flush()  # what this app published reaches its subscribers
+        # APP went first on sys.path for its routes' imports; left there, an app file named like
+        # a module (json.py) would shadow it for whatever this process imports or spawns next.
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(self.app_dir.resolve()))
 
 
 def create_app(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
+import engine
+from tests.conftest import MakeApp
 from tests.serve.conftest import ServeApp
 
 pytestmark = pytest.mark.anyio
@@ -274,3 +277,13 @@ async def test_route_named_like_a_stdlib_module_does_not_break_it(serve: ServeAp
     import json
 
     assert json.dumps([1]) == "[1]"
+
+
+def test_a_closed_app_leaves_sys_path_as_it_found_it(make_app: MakeApp) -> None:
+    # Left on sys.path, an app's json.py shadowed the real json for every later import in the
+    # process, and for the processes it spawns (which inherit sys.path).
+    app_dir = make_app({"json.py": "raise ImportError('the app json.py, not the stdlib')\n", "route.py": ECHO})
+    app = engine.create_app(app_dir)
+    assert str(app_dir.resolve()) in sys.path
+    app.close()
+    assert str(app_dir.resolve()) not in sys.path
