@@ -1,0 +1,155 @@
+"""The app process: hypercorn, the engine and the user's route code, under a supervisor.
+
+    python -m engine.child APP --socket-fd N --channel-fd M [--log PATH] [serve's options]
+
+`engine.supervisor.AppProcess` starts it with the listening socket (bound once by the
+supervisor, so the URL survives restarts) and the write end of a pipe (`engine.channel`).
+Over that pipe it reports what a console shows: `started`, `reloaded` (with the problems),
+`logged` (each batch of rows the request log wrote) and `record` (log records). What route
+code prints goes to this process's stdout and stderr, which the supervisor reads too.
+
+It never outlives its supervisor: on Linux the kernel sends it SIGTERM when the parent dies
+(`PR_SET_PDEATHSIG`), and everywhere a thread watching stdin (a pipe from the supervisor)
+sees it close when the parent goes, and stops the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .app import DEFAULT_BODY_LIMIT, create_app
+from .channel import ChannelWriter
+from .events import RoutesReloaded
+from .loader import IMPORT_GRACE
+from .reload import Reloader
+from .server import serve_forever, url_of
+from .store import LogSummary, RequestLog
+
+_PR_SET_PDEATHSIG = 1
+
+
+class _ChannelHandler(logging.Handler):
+    def __init__(self, channel: ChannelWriter) -> None:
+        super().__init__(level=logging.INFO)
+        self.channel = channel
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.channel.send(
+                {"event": "record", "level": record.levelname, "name": record.name, "text": self.format(record)}
+            )
+        except Exception:
+            self.handleError(record)
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() == 1:  # the parent died before the line above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def watch_stdin() -> None:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor has gone: serve_forever stops cleanly
+
+    threading.Thread(target=watch_stdin, name="routeconsole-parent", daemon=True).start()
+
+
+def _reloaded(event: RoutesReloaded) -> dict[str, Any]:
+    return {
+        "event": "reloaded",
+        "changed": list(event.changed),
+        "added": list(event.added),
+        "removed": list(event.removed),
+        "problems": [c.to_json() for c in event.problems],
+        "new_problems": [c.to_json() for c in event.new_problems],
+        "duration_ms": event.duration_ms,
+    }
+
+
+def _rows(rows: list[LogSummary]) -> dict[str, Any]:
+    return {"event": "logged", "rows": [row._asdict() for row in rows]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.child")
+    parser.add_argument("app", type=Path)
+    parser.add_argument("--socket-fd", type=int, required=True)
+    parser.add_argument("--channel-fd", type=int, required=True)
+    parser.add_argument("--log", type=Path, help="the request log to append to (none without it)")
+    parser.add_argument("--convention")
+    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--no-reload", action="store_true")
+    parser.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT)
+    parser.add_argument("--import-grace", type=float, default=IMPORT_GRACE)
+    args = parser.parse_args(argv)
+
+    _die_with_parent()
+    channel = ChannelWriter(args.channel_fd)
+    logger = logging.getLogger("routeconsole")
+    logger.addHandler(_ChannelHandler(channel))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    sock = socket.socket(fileno=args.socket_fd)
+    try:
+        app = create_app(
+            args.app,
+            convention=args.convention,
+            debug=args.debug,
+            body_limit=args.body_limit,
+            import_grace=args.import_grace,
+        )
+        app.events.subscribe(lambda e: channel.send(_reloaded(e)) if isinstance(e, RoutesReloaded) else None)
+        request_log = RequestLog(args.log) if args.log else None
+        if request_log is not None:
+            request_log.on_written = lambda rows: channel.send(_rows(rows))
+            request_log.attach(app.events)
+        reloader = None if args.no_reload else Reloader(app)
+        if reloader is not None:
+            reloader.start()
+
+        def announce() -> None:
+            channel.send(
+                {
+                    "event": "started",
+                    "pid": os.getpid(),
+                    "url": url_of(sock),
+                    "convention": app.table.convention,
+                    "problems": [c.to_json() for c in app.table.conflicts],
+                }
+            )
+
+        try:
+            serve_forever(app, sock, announce)
+        finally:
+            if reloader is not None:
+                reloader.stop()
+            if request_log is not None:
+                app.events.flush()
+                request_log.close()
+    finally:
+        channel.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The app in a process of its own, supervised: real child processes, real faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.channel import ChannelWriter, read_frames
+from engine.store import RequestLog
+from engine.supervisor import AppProcess
+from tests.conftest import write_app
+
+APP = {
+    "ok/route.py": "def GET():\n    return 'ok'\n",
+    "die/route.py": "import os\ndef GET():\n    os._exit(1)\n",
+    "spin/route.py": "def GET():\n    while True:\n        pass\n",
+    "shout/route.py": "def GET():\n    print('hello from the route')\n    return 'printed'\n",
+}
+
+
+class Messages:
+    """What the supervisor reported, in order, for tests to wait on."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        with self._cond:
+            self.items.append(message)
+            self._cond.notify_all()
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        with self._cond:
+            return [m for m in self.items if m["event"] == event]
+
+    def wait_for(self, check: Callable[[], object], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not check():
+                left = deadline - time.monotonic()
+                assert left > 0, f"timed out; got {[m['event'] for m in self.items]}"
+                self._cond.wait(left)
+
+
+@pytest.fixture
+def supervised(tmp_path: Path) -> Iterator[tuple[AppProcess, Messages, Path]]:
+    messages = Messages()
+    log_path = tmp_path / "log.sqlite3"
+    app = AppProcess(write_app(tmp_path / "app", APP), log_path=log_path, on_message=messages)
+    app.start()
+    try:
+        messages.wait_for(lambda: messages.of("started"))
+        yield app, messages, log_path
+    finally:
+        app.stop()
+
+
+def test_the_channel_carries_whole_frames_in_order() -> None:
+    read_fd, write_fd = os.pipe()
+    writer = ChannelWriter(write_fd)
+    sent = [{"event": "logged", "n": n, "text": "é\x1b" * n} for n in range(200)]
+    for message in sent:
+        writer.send(message)
+    writer.close()
+    assert list(read_frames(read_fd)) == sent
+
+
+def test_the_app_serves_from_its_own_process_and_reports_over_the_channel(
+    supervised: tuple[AppProcess, Messages, Path],
+) -> None:
+    app, messages, _ = supervised
+    assert app.pid is not None and app.pid != os.getpid()
+    assert messages.of("started")[0]["url"] == app.url
+    assert httpx.get(f"{app.url}/ok", timeout=5).text == "ok"
+    assert httpx.get(f"{app.url}/shout", timeout=5).text == "printed"
+    messages.wait_for(lambda: sum(len(m["rows"]) for m in messages.of("logged")) == 2)
+    assert [r["path"] for m in messages.of("logged") for r in m["rows"]] == ["/ok", "/shout"]
+    messages.wait_for(lambda: any(m["text"] == "hello from the route" for m in messages.of("output")))
+
+
+def test_os_exit_in_a_handler_restarts_the_app_and_loses_no_logged_request(
+    supervised: tuple[AppProcess, Messages, Path],
+) -> None:
+    app, messages, log_path = supervised
+    first = app.pid
+    for _ in range(3):
+        assert httpx.get(f"{app.url}/ok", timeout=5).status_code == 200
+    messages.wait_for(lambda: sum(len(m["rows"]) for m in messages.of("logged")) == 3)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{app.url}/die", timeout=5)
+    messages.wait_for(lambda: messages.of("exited") and len(messages.of("started")) == 2)
+    exited = messages.of("exited")[0]
+    assert (exited["pid"], exited["returncode"], exited["signal"]) == (first, 1, None)
+    assert app.pid not in (None, first)
+    assert httpx.get(f"{app.url}/ok", timeout=5).text == "ok"  # the same URL after the restart
+    messages.wait_for(lambda: sum(len(m["rows"]) for m in messages.of("logged")) == 4)
+    log = RequestLog(log_path)
+    try:
+        assert [r.path for r in log.summaries()] == ["/ok"] * 4
+    finally:
+        log.close()
+
+
+def test_restart_ends_a_handler_spinning_forever(supervised: tuple[AppProcess, Messages, Path]) -> None:
+    app, messages, _ = supervised
+    first = app.pid
+    with pytest.raises(httpx.TimeoutException):
+        httpx.get(f"{app.url}/spin", timeout=0.5)
+    app.restart()
+    messages.wait_for(lambda: len(messages.of("started")) == 2)
+    assert httpx.get(f"{app.url}/ok", timeout=5).text == "ok"
+    assert first is not None and _gone(first)
+    assert messages.of("restarting") == []  # a restart asked for is not a crash to back off from
+
+
+def test_a_file_that_segfaults_at_import_is_restarted_with_a_growing_delay(tmp_path: Path) -> None:
+    messages = Messages()
+    crash = "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    app = AppProcess(write_app(tmp_path / "app", {"route.py": crash}), on_message=messages)
+    app.start()
+    try:
+        messages.wait_for(lambda: len(messages.of("restarting")) >= 3)
+        assert {m["signal"] for m in messages.of("exited")} == {"SIGSEGV"}
+        delays = [m["delay"] for m in messages.of("restarting")]
+        assert delays[:3] == [0.5, 1.0, 2.0]
+        assert messages.of("started") == []
+    finally:
+        app.stop()
+    assert app.pid is None
+
+
+def _gone(pid: int, timeout: float = 2.0) -> bool:
+    """Whether `pid` has ended (a zombie nobody reaped counts as ended) within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_app_process_never_outlives_a_killed_supervisor(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", APP)
+    script = textwrap.dedent(
+        f"""
+        import signal, threading
+        from engine.supervisor import AppProcess
+        started = threading.Event()
+        app = AppProcess({str(app_dir)!r}, on_message=lambda m: m["event"] == "started" and started.set())
+        app.start()
+        started.wait(20)
+        print(app.pid, flush=True)
+        signal.pause()
+        """
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert supervisor.stdout is not None
+        child = int(supervisor.stdout.readline())
+        assert not _gone(child, timeout=0.1)
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait(5)
+        assert _gone(child, timeout=2.0), "the app process outlived its supervisor by 2 s"
+    finally:
+        supervisor.kill()
+        supervisor.wait(5)
+        if supervisor.stdout is not None:
+            supervisor.stdout.close()
