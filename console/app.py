@@ -34,11 +34,11 @@ from engine.export import write_private
 from engine.visible import json_safe, visible
 
 from . import render
-from .bridge import Bridge
+from .bridge import Bridge, Running
 from .commands import ConsoleCommands
 from .compose import Draft, draft_for_entry, draft_for_route
 from .config import Config, config_dir
-from .messages import RequestsLogged, RoutesReloaded, ServerLogged
+from .messages import AppStateChanged, RequestsLogged, RoutesReloaded, ServerLogged
 from .screens.composer import ComposerScreen
 from .screens.dialogs import BindingRow, ConfirmScreen, ExportChoice, ExportScreen, HelpScreen, ViewerScreen
 from .theming import DEFAULT_THEME, find_palette, load_palettes
@@ -55,6 +55,14 @@ class ConsoleApp(App[None]):
 
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Stop the server and leave", id="app.quit"),
+        Binding(
+            "ctrl+r",
+            "restart_app",
+            "Restart app",
+            show=False,
+            tooltip="Stop the app process (a handler stuck in a loop too) and start it again",
+            id="app.restart",
+        ),
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, and how to remap it", id="app.help"),
         Binding("c", "composer", "Composer", tooltip="Compose a request", id="app.composer"),
         Binding("p", "problems", "Problems", tooltip="Route conflicts and load errors", id="app.problems"),
@@ -78,7 +86,7 @@ class ConsoleApp(App[None]):
 
     def __init__(
         self,
-        running: engine.Engine,
+        running: Running,
         *,
         config: Config | None = None,
         theme: str | None = None,
@@ -99,7 +107,8 @@ class ConsoleApp(App[None]):
         self._pending_entry: int | None = None
         self._entry_timer: Timer | None = None
         self._heading = ""
-        self.reload_state = "watching" if running.reloader is not None else "not watching"
+        self.reload_state = "watching" if running.watching else "not watching"
+        self.app_state = ("", False)  # what the header says of the app process: (text, failed)
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
         if self.config.keys:
             self.set_keymap(self.config.keys)
@@ -220,7 +229,14 @@ class ConsoleApp(App[None]):
 
     # Engine events ---------------------------------------------------------------
 
+    @property
+    def drawing(self) -> bool:
+        """False once the console closes: an engine message may still arrive, with nothing to draw on."""
+        return not self._closing and bool(self.screen_stack)
+
     def on_requests_logged(self, message: RequestsLogged) -> None:
+        if not self.drawing:
+            return
         fresh = [r for r in message.rows if r.id > self.last_id]
         if fresh:
             self.last_id = fresh[-1].id
@@ -228,6 +244,8 @@ class ConsoleApp(App[None]):
             self._update_log_heading()
 
     def on_routes_reloaded(self, message: RoutesReloaded) -> None:
+        if not self.drawing:
+            return
         event = message.event
         self.table = message.table
         self.main.query_one(RouteTree).show(self.table)
@@ -261,6 +279,8 @@ class ConsoleApp(App[None]):
             self.main.query_one("#server-log", RichLog).write(line)
 
     def on_server_logged(self, message: ServerLogged) -> None:
+        if not self.drawing:
+            return
         level = message.record.levelname
         style = "bold red" if level in ("ERROR", "CRITICAL") else "yellow" if level == "WARNING" else ""
         self.main.query_one("#server-log", RichLog).write(Text(visible(message.text, multiline=True), style=style))
@@ -282,6 +302,9 @@ class ConsoleApp(App[None]):
             (Text(f"{warnings} warning{'s' * (warnings != 1)}", style=warning_style), 4),
             (Text(visible(self.reload_state), style="dim"), 1),
         ]
+        state, failed = self.app_state
+        if state:  # the app process is down: this matters more than anything else in the header
+            facts.insert(0, (Text(state, style=f"bold {theme.error}" if failed else "bold"), 6))
         if not self.running.persistent:
             facts.append((Text("log not kept", style="dim"), 0))
         badge = Text(" routeconsole ", style=f"bold reverse {theme.primary}")
@@ -644,6 +667,22 @@ class ConsoleApp(App[None]):
 
     def action_reload_routes(self) -> None:
         self._reload()
+
+    def on_app_state_changed(self, message: AppStateChanged) -> None:
+        self.app_state = (message.text, message.failed)
+        if self.drawing:  # the app process may end as the console closes
+            self._update_status()
+
+    def action_restart_app(self) -> None:
+        self.notify("restarting the app", title="Restart")
+        self._restart()
+
+    @work(thread=True, group="reload", exclusive=True)
+    def _restart(self) -> None:
+        try:
+            self.running.restart()  # the new process announces itself (ServerStarted, RoutesReloaded)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"restart failed: {exc}", severity="error")
 
     @work(thread=True, group="reload", exclusive=True)
     def _reload(self) -> None:

@@ -14,7 +14,11 @@ from textual.message_pump import MessagePump
 
 import engine
 
-from .messages import RequestsLogged, RoutesReloaded, ServerLogged
+from .messages import AppStateChanged, RequestsLogged, RoutesReloaded, ServerLogged
+
+# The app the console runs: in a supervised process of its own (`routeconsole APP`), or in
+# this process (tests, and programs that embed the console).
+Running = engine.Engine | engine.SupervisedEngine
 
 LOGGER = "routeconsole"  # the engine's loggers: routeconsole.app, .server, .reload, .log, .events
 
@@ -33,7 +37,7 @@ class _PaneHandler(logging.Handler):
 
 
 class Bridge:
-    def __init__(self, running: engine.Engine, target: MessagePump) -> None:
+    def __init__(self, running: Running, target: MessagePump) -> None:
         self.running = running
         self.target = target
         self._detach: list[Callable[[], None]] = []
@@ -62,6 +66,13 @@ class Bridge:
     def _on_event(self, event: object) -> None:
         if isinstance(event, engine.RoutesReloaded):
             self.target.post_message(RoutesReloaded(event, self.running.table))
+        elif isinstance(event, engine.ServerStarted):
+            self.target.post_message(AppStateChanged("", failed=False))
+        elif isinstance(event, engine.AppExited):
+            how = event.signal or f"exit code {event.returncode}"
+            self.target.post_message(AppStateChanged(f"app exited ({how})", failed=True))
+        elif isinstance(event, engine.AppRestarting):
+            self.target.post_message(AppStateChanged(f"app exited · restarting in {event.delay:g} s", failed=True))
 
     def _on_written(self, rows: list[engine.LogSummary]) -> None:
         self.target.post_message(RequestsLogged(rows))

@@ -480,7 +480,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(f"routeconsole: warning: listening on {args.host} exposes the app beyond this machine", file=sys.stderr)
     log: Path | bool | None = None if args.no_log else (args.log or True)
-    running = engine.Engine(
+    running = engine.SupervisedEngine(  # the app in a process of its own: it cannot slow or stop the UI
         args.app,
         host=args.host,
         port=args.port,

@@ -24,6 +24,11 @@ class ConsoleCommands(Provider):
             name = palette.label
             yield f"theme: {name}", f"Switch to the {name} theme", lambda name=name: app.use_theme(name)  # type: ignore[misc]
         yield "help: keys", "Every key binding, and how to remap it", app.action_help
+        yield (
+            "app: restart server",
+            "Stop the app (a handler stuck in a loop too) and start it again",
+            app.action_restart_app,
+        )
         yield "app: quit", "Stop the server and leave", app.exit
 
     async def discover(self) -> Hits:

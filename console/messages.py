@@ -26,6 +26,16 @@ class RoutesReloaded(Message):
         self.table = table
 
 
+class AppStateChanged(Message):
+    """The app process started, ended or is about to start again; `text` says so for the header
+    (empty while it serves)."""
+
+    def __init__(self, text: str, *, failed: bool) -> None:
+        super().__init__()
+        self.text = text
+        self.failed = failed
+
+
 class ServerLogged(Message):
     """A record from the server, the watcher or the app's code (the `routeconsole` loggers)."""
 

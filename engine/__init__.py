@@ -17,7 +17,15 @@ from .app import RouteApp, create_app
 from .discovery import load_routes
 from .embedded import Engine
 from .errors import AppNotFound, EngineError, UnknownConvention
-from .events import EventSink, RequestFinished, RoutesReloaded, ServerStarted, ServerStopped
+from .events import (
+    AppExited,
+    AppRestarting,
+    EventSink,
+    RequestFinished,
+    RoutesReloaded,
+    ServerStarted,
+    ServerStopped,
+)
 from .export import to_curl, to_har
 from .http import FormData, Headers, ImmutableRequestError, QueryParams, Request, Response, UploadFile
 from .loader import IMPORT_GRACE, create_file_route, use
@@ -25,6 +33,7 @@ from .matcher import Match
 from .redact import MASK, is_secret_header, redact_entry, redact_headers
 from .replay import Answer, ReplayResult, compare, replay_request
 from .store import LogSummary, RequestLog
+from .supervisor import SupervisedEngine
 from .table import Conflict, Route, RouteTable
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, Span, Trace
 
@@ -37,7 +46,9 @@ __all__ = [
     "REPLAY_OF_HEADER",
     "SOURCE_HEADER",
     "Answer",
+    "AppExited",
     "AppNotFound",
+    "AppRestarting",
     "Conflict",
     "Engine",
     "EngineError",
@@ -60,6 +71,7 @@ __all__ = [
     "ServerStarted",
     "ServerStopped",
     "Span",
+    "SupervisedEngine",
     "Trace",
     "UnknownConvention",
     "UploadFile",

@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,13 @@ class _ChannelHandler(logging.Handler):
     def __init__(self, channel: ChannelWriter) -> None:
         super().__init__(level=logging.INFO)
         self.channel = channel
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.channel.send(
-                {"event": "record", "level": record.levelname, "name": record.name, "text": self.format(record)}
-            )
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[0] is not None:
+                message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            self.channel.send({"event": "record", "level": record.levelno, "name": record.name, "message": message})
         except Exception:
             self.handleError(record)
 

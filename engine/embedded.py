@@ -85,8 +85,17 @@ class Engine:
             self.reloader.start()
         return self.url
 
+    @property
+    def watching(self) -> bool:
+        return self.reloader is not None
+
     def reload(self) -> None:
         """Re-read every file now (the watcher does this on its own for saved files)."""
+        self.app.reload()
+
+    def restart(self) -> None:
+        """Re-read every file. In this process a handler stuck in a loop cannot be stopped:
+        `engine.supervisor.SupervisedEngine` runs the app where a restart ends it."""
         self.app.reload()
 
     def stop(self, timeout: float = 2.0) -> list[str]:

@@ -66,7 +66,24 @@ class RoutesReloaded:
     duration_ms: float
 
 
-Event = RequestFinished | ServerStarted | ServerStopped | RoutesReloaded
+@dataclass(frozen=True, slots=True)
+class AppExited:
+    """The app process ended: `signal` names the signal that ended it, else `returncode` says how."""
+
+    pid: int
+    returncode: int
+    signal: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRestarting:
+    """The app process will be started again in `delay` seconds (`failures` in a row so far)."""
+
+    delay: float
+    failures: int
+
+
+Event = RequestFinished | ServerStarted | ServerStopped | RoutesReloaded | AppExited | AppRestarting
 Subscriber = Callable[[Any], None]
 
 

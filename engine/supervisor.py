@@ -25,10 +25,12 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,8 +39,13 @@ from typing import IO, Any, Final
 
 from .app import DEFAULT_BODY_LIMIT
 from .channel import ChannelError, read_frames
+from .discovery import load_routes
+from .errors import EngineError
+from .events import AppExited, AppRestarting, EventSink, RoutesReloaded, ServerStarted
 from .loader import IMPORT_GRACE
 from .server import DEFAULT_HOST, bind_socket, url_of
+from .store import LogSummary, RequestLog, default_log_path
+from .table import Conflict, RouteTable
 
 log = logging.getLogger("routeconsole.supervisor")
 
@@ -119,8 +126,8 @@ class AppProcess:
             self._stopping = True
             self._cancel_timer()
             process = self._process
-        if process is not None:
-            _terminate(process, max(0.1, timeout - 0.5))
+        if process is not None:  # SIGTERM, and SIGKILL for a child that has not ended a second later
+            _terminate(process, max(0.1, min(STOP_GRACE, timeout - 0.5)))
         if self._sock is not None:
             self._sock.close()
 
@@ -186,6 +193,8 @@ class AppProcess:
         returncode = process.wait()
         if process.stdin is not None:
             process.stdin.close()
+        if self._stopping:
+            return  # stopped on purpose: nothing to report
         time.sleep(0.05)  # the last lines it wrote are read by now
         signame = signal.Signals(-returncode).name if returncode < 0 else None
         self._deliver(
@@ -234,3 +243,136 @@ def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class SupervisedEngine:
+    """`engine.Engine`'s surface over an `AppProcess`: what the console runs on.
+
+    The route tree is read from the files here (with `ast`, never importing them) and takes
+    the app process's own problems (import errors, imports still running) from its reports.
+    Its reports become the same events an in-process `Engine` publishes (`RoutesReloaded`,
+    `ServerStarted`, `ServerStopped`), its log rows reach `log.on_written`, and its log
+    records and printed lines are logged here under `routeconsole.app`, where the console's
+    Server log pane reads them. `AppExited` and `AppRestarting` say when it died and when it
+    comes back.
+    """
+
+    def __init__(
+        self,
+        app_dir: str | Path,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 8000,
+        convention: str | None = None,
+        log: Path | bool | None = True,
+        reload: bool = True,
+        debug: bool = False,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+        import_grace: float = IMPORT_GRACE,
+    ) -> None:
+        self.app_dir = Path(app_dir)
+        self.convention = convention
+        self._table = load_routes(self.app_dir, convention=convention)  # first: a missing APP is an error
+        self.events = EventSink()
+        self._scratch: Path | None = None
+        if log is True:
+            log_path = default_log_path(self.app_dir)
+        elif isinstance(log, Path):
+            log_path = log
+        else:
+            self._scratch = Path(tempfile.mkdtemp(prefix="routeconsole-"))
+            log_path = self._scratch / "log.sqlite3"
+        self.persistent = self._scratch is None
+        self.log = RequestLog(log_path)  # read here; the app process writes it
+        self.watching = reload
+        self.process = AppProcess(
+            self.app_dir,
+            host=host,
+            port=port,
+            log_path=log_path,
+            convention=convention,
+            reload=reload,
+            debug=debug,
+            body_limit=body_limit,
+            import_grace=import_grace,
+            on_message=self._on_message,
+        )
+        self.url: str | None = None
+
+    @property
+    def table(self) -> RouteTable:
+        return self._table
+
+    def start(self) -> str:
+        self.url = self.process.start()
+        return self.url
+
+    def reload(self) -> None:
+        """Re-read every file: a new app process."""
+        self.process.restart()
+
+    def restart(self) -> None:
+        self.process.restart()
+
+    def stop(self, timeout: float = 2.0) -> list[str]:
+        self.process.stop(timeout)
+        self.events.flush()
+        self.log.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        return []
+
+    def _table_with(self, problems: list[dict[str, Any]]) -> RouteTable:
+        """The routes read from the files, with the problems the app process found importing them."""
+        table = load_routes(self.app_dir, convention=self.convention)
+        found = [Conflict(p["kind"], p["severity"], p["pattern"], tuple(p["files"]), p["message"]) for p in problems]
+        extra = [c for c in found if c not in table.conflicts]
+        errors = {c.files[0]: c.message for c in extra if c.kind == "load-error" and c.files}
+        return table.with_problems(extra, errors) if extra else table
+
+    def _on_message(self, message: Message) -> None:
+        event = message.get("event")
+        if event == "logged":
+            rows = [LogSummary(**row) for row in message["rows"]]
+            on_written = self.log.on_written
+            if on_written is not None:
+                on_written(rows)
+        elif event == "record":
+            logging.getLogger(str(message["name"])).log(int(message["level"]), "%s", message["message"])
+        elif event == "output":
+            app_log.info("%s: %s", message["stream"], message["text"])
+        elif event in ("started", "reloaded"):
+            before = self._table
+            try:
+                self._table = self._table_with(message["problems"])
+            except EngineError as exc:  # the folder went away: keep the last tree
+                log.error("%s", exc)
+            if event == "started":
+                log.info("app process %s serving %s", message["pid"], message["url"])
+                self.events.publish(ServerStarted(str(message["url"])))
+                if self._table.conflicts == before.conflicts:
+                    return  # a restart of the same code: nothing to announce as a reload
+            new_problems = tuple(c for c in self._table.conflicts if c not in set(before.conflicts))
+            self.events.publish(
+                RoutesReloaded(
+                    changed=tuple(message.get("changed", ())),
+                    added=tuple(message.get("added", ())),
+                    removed=tuple(message.get("removed", ())),
+                    problems=self._table.conflicts,
+                    new_problems=new_problems,
+                    duration_ms=float(message.get("duration_ms", 0.0)),
+                )
+            )
+        elif event == "exited":
+            how = f"signal {message['signal']}" if message["signal"] else f"exit code {message['returncode']}"
+            last = "\n".join(message["last_lines"][-5:])
+            log.warning(
+                "app process %s ended (%s)%s", message["pid"], how, f"; its last lines:\n{last}" if last else ""
+            )
+            self.events.publish(AppExited(int(message["pid"]), int(message["returncode"]), message["signal"]))
+        elif event == "restarting":
+            log.info("starting the app again in %.1f s", message["delay"])
+            self.events.publish(AppRestarting(float(message["delay"]), int(message["failures"])))
+
+
+app_log = logging.getLogger("routeconsole.app")

@@ -19,7 +19,9 @@ def test_public_names_are_pinned() -> None:
             "REPLAY_OF_HEADER",
             "SOURCE_HEADER",
             "Answer",
+            "AppExited",
             "AppNotFound",
+            "AppRestarting",
             "Conflict",
             "Engine",
             "EngineError",
@@ -41,6 +43,7 @@ def test_public_names_are_pinned() -> None:
             "RoutesReloaded",
             "ServerStarted",
             "ServerStopped",
+            "SupervisedEngine",
             "Span",
             "Trace",
             "UnknownConvention",
@@ -80,7 +83,11 @@ def test_load_routes_returns_a_route_table(tmp_path: Path) -> None:
     match = table.match("GET", "/users/1")
     assert isinstance(match, engine.Match)
     assert (match.status, match.pattern, match.file, match.params, match.allow) == (
-        200, "/users/[id]", "users/[id]/route.py", {"id": "1"}, ("GET", "HEAD", "OPTIONS")
+        200,
+        "/users/[id]",
+        "users/[id]/route.py",
+        {"id": "1"},
+        ("GET", "HEAD", "OPTIONS"),
     )
 
 

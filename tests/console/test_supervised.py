@@ -1,0 +1,74 @@
+"""The console over an app in a process of its own (what `routeconsole APP` runs): the app
+dies, the console stays, says so, and serves again; a restart ends a handler stuck in a loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from textual.widgets import RichLog, TabbedContent
+
+import engine
+from console.app import ConsoleApp
+from console.widgets.log_view import LogView
+from tests.conftest import write_app
+from tests.console.conftest import until
+from tests.console.test_console import shown
+
+pytestmark = pytest.mark.anyio
+
+APP = {
+    "ok/route.py": "def GET():\n    print('printed by the route')\n    return 'ok'\n",
+    "die/route.py": "import os\ndef GET():\n    os._exit(7)\n",
+    "spin/route.py": "def GET():\n    while True:\n        pass\n",
+}
+
+
+@pytest.fixture
+def supervised(tmp_path: Path) -> Iterator[engine.SupervisedEngine]:
+    running = engine.SupervisedEngine(write_app(tmp_path / "app", APP), port=0, log=tmp_path / "log.sqlite3")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def server_log(app: ConsoleApp) -> str:
+    return "\n".join(line.text for line in app.main.query_one("#server-log", RichLog).lines)
+
+
+async def test_the_console_outlives_its_app_and_shows_why(supervised: engine.SupervisedEngine) -> None:
+    console = ConsoleApp(supervised)
+    async with console.run_test(size=(160, 45)) as pilot:
+        console.query_one(TabbedContent).active = "server-tab"  # a RichLog draws once it has a size
+        log = console.main.query_one(LogView)
+        async with httpx.AsyncClient(timeout=10) as client:
+            assert (await client.get(f"{supervised.url}/ok")).text == "ok"
+            await until(pilot, lambda: log.count == 1)
+            await until(pilot, lambda: "stdout: printed by the route" in server_log(console))
+            first = supervised.process.pid
+            with pytest.raises(httpx.HTTPError):
+                await client.get(f"{supervised.url}/die")
+            await until(pilot, lambda: "app exited" in shown(console, "#status"))
+            assert "exit code 7" in server_log(console)
+            await until(pilot, lambda: supervised.process.pid not in (None, first), timeout=15)
+            await until(pilot, lambda: "app exited" not in shown(console, "#status"), timeout=15)
+            assert (await client.get(f"{supervised.url}/ok")).text == "ok"
+            await until(pilot, lambda: log.count == 2)
+
+
+async def test_the_restart_key_ends_a_handler_stuck_in_a_loop(supervised: engine.SupervisedEngine) -> None:
+    console = ConsoleApp(supervised)
+    async with console.run_test(size=(160, 45)) as pilot:
+        console.query_one(TabbedContent).active = "server-tab"
+        async with httpx.AsyncClient(timeout=10) as client:
+            first = supervised.process.pid
+            with pytest.raises(httpx.TimeoutException):
+                await client.get(f"{supervised.url}/spin", timeout=0.5)
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: supervised.process.pid not in (None, first), timeout=15)
+            await until(pilot, lambda: "serving" in server_log(console), timeout=15)  # the new process
+            assert (await client.get(f"{supervised.url}/ok")).text == "ok"
