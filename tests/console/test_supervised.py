@@ -3,6 +3,8 @@ dies, the console stays, says so, and serves again; a restart ends a handler stu
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from textual.widgets import RichLog, TabbedContent
 
 import engine
 from console.app import ConsoleApp
+from console.screens.dialogs import HelpScreen
 from console.widgets.log_view import LogView
+from engine.store import RequestLog
 from tests.conftest import write_app
 from tests.console.conftest import until
 from tests.console.test_console import shown
@@ -72,3 +76,37 @@ async def test_the_restart_key_ends_a_handler_stuck_in_a_loop(supervised: engine
             await until(pilot, lambda: supervised.process.pid not in (None, first), timeout=15)
             await until(pilot, lambda: "serving" in server_log(console), timeout=15)  # the new process
             assert (await client.get(f"{supervised.url}/ok")).text == "ok"
+
+
+async def test_two_thousand_requests_at_c16_all_reach_the_list_and_the_log(
+    supervised: engine.SupervisedEngine, tmp_path: Path
+) -> None:
+    console = ConsoleApp(supervised)
+    async with console.run_test(size=(120, 30)) as pilot:
+        log = console.main.query_one(LogView)
+        statuses: list[int] = []
+
+        def load() -> None:
+            def client(n: int) -> None:
+                with httpx.Client(base_url=str(supervised.url), timeout=10) as http:
+                    statuses.extend(http.get("/ok").status_code for _ in range(125))
+
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+
+        sending = asyncio.get_running_loop().run_in_executor(None, load)
+        while not sending.done():
+            await pilot.pause(0.05)  # the UI keeps running while the load goes on
+        await sending
+        assert statuses == [200] * 2000
+        await until(pilot, lambda: log.count == 2000, timeout=30)
+        await pilot.press("question_mark")  # keys are still answered
+        await until(pilot, lambda: isinstance(console.screen, HelpScreen))
+    written = RequestLog(tmp_path / "log.sqlite3")
+    try:
+        assert len(written.summaries()) == 2000
+    finally:
+        written.close()
