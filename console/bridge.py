@@ -16,9 +16,9 @@ import engine
 
 from .messages import AppStateChanged, RequestsLogged, RoutesReloaded, ServerLogged
 
-# The app the console runs: in a supervised process of its own (`routeconsole APP`), or in
-# this process (tests, and programs that embed the console).
-Running = engine.Engine | engine.SupervisedEngine
+# The app the console runs: in a supervised process of its own (`routeconsole APP`), in this
+# process (tests, and programs that embed the console), or elsewhere (`routeconsole watch`).
+Running = engine.Engine | engine.SupervisedEngine | engine.WatchedEngine
 
 LOGGER = "routeconsole"  # the engine's loggers: routeconsole.app, .server, .reload, .log, .events
 

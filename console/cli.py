@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
@@ -42,6 +42,11 @@ from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
 from engine.visible import VisibleFormatter, json_safe, visible
+
+from .config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from .bridge import Running
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -119,6 +124,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
 
+    p = sub.add_parser("watch", help="the console over an app served elsewhere, following its request log")
+    p.add_argument("app", metavar="APP", help="the app's route files (for the tree and its problems)")
+    p.add_argument(
+        "--url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="where the app answers (composer, replay)"
+    )
+    p.add_argument("--log", metavar="PATH", type=Path, help="its request log (default APP/.routeconsole/log.sqlite3)")
+    p.add_argument("--convention", metavar="NAME", help="force a dialect: next, tanstack or expo")
+    p.add_argument("--theme", metavar="NAME", help="dark, light or high-contrast (or a theme of your own)")
+    p.add_argument("--config", metavar="PATH", type=Path, help="settings file")
+
     p = sub.add_parser("match", help="show which route a request reaches, without running it")
     p.add_argument("app", metavar="APP")
     p.add_argument("path", metavar="PATH", help="the request path, e.g. /users/42")
@@ -167,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve,
         "log": cmd_log,
         "replay": cmd_replay,
+        "watch": cmd_watch,
     }
     if args_list and args_list[0] in commands:
         args = _parser().parse_args(args_list)
@@ -340,8 +356,6 @@ def _read_log(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _redact_list(config: Path | None) -> tuple[str, ...]:
     """The secret headers config.toml's `redact` list names, beyond the built-in ones."""
-    from .config import ConfigError, load_config
-
     try:
         return tuple(load_config(config).redact)
     except ConfigError as exc:
@@ -468,15 +482,45 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]], redact: Sequ
             request_log.close()
 
 
-def cmd_console(args: argparse.Namespace) -> int:
+def cmd_watch(args: argparse.Namespace) -> int:
+    config = _console_config(args)
+    running = engine.WatchedEngine(args.app, url=args.url, log=args.log, convention=args.convention)
+    return _run_console(running, config, args.theme, lambda: running.start())
+
+
+def _console_config(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        raise engine.EngineError(str(exc)) from exc
+
+
+def _run_console(running: Running, config: Config, theme: str | None, start: Callable[[], object]) -> int:
+    """Open the console on `running`: `start()` it once the console is built, stop it after."""
     from .app import ConsoleApp
-    from .config import ConfigError, load_config
     from .theming import ThemeError
 
     try:
-        config = load_config(args.config)
-    except ConfigError as exc:
+        app = ConsoleApp(running, config=config, theme=theme)
+    except ThemeError as exc:
+        running.stop()
         raise engine.EngineError(str(exc)) from exc
+    start()
+    try:
+        app.run()
+    finally:
+        stuck = running.stop()
+    if stuck:
+        # A handler still spins; its thread would hold the interpreter open forever.
+        print(f"routeconsole: {len(stuck)} handler(s) still running at exit; leaving without them", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or EXIT_OK)
+    return app.return_code or EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    config = _console_config(args)
     if not is_loopback(args.host):
         print(f"routeconsole: warning: listening on {args.host} exposes the app beyond this machine", file=sys.stderr)
     log: Path | bool | None = None if args.no_log else (args.log or True)
@@ -490,26 +534,16 @@ def cmd_console(args: argparse.Namespace) -> int:
         debug=args.debug,
         import_grace=args.import_grace,
     )
-    try:
-        app = ConsoleApp(running, config=config, theme=args.theme)
-    except ThemeError as exc:
-        raise engine.EngineError(str(exc)) from exc
-    try:
-        running.start()
-    except OSError as exc:
-        hint = "; pass --port 0 to pick a free one" if exc.errno == errno.EADDRINUSE else ""
-        raise engine.EngineError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}{hint}") from exc
-    try:
-        app.run()
-    finally:
-        stuck = running.stop()
-    if stuck:
-        # A handler still spins; its thread would hold the interpreter open forever.
-        print(f"routeconsole: {len(stuck)} handler(s) still running at exit; leaving without them", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(app.return_code or EXIT_OK)
-    return app.return_code or EXIT_OK
+
+    def start() -> None:
+        try:
+            running.start()
+        except OSError as exc:
+            running.stop()
+            hint = "; pass --port 0 to pick a free one" if exc.errno == errno.EADDRINUSE else ""
+            raise engine.EngineError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}{hint}") from exc
+
+    return _run_console(running, config, args.theme, start)
 
 
 def _status_style(status: int) -> str:

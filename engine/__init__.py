@@ -36,6 +36,7 @@ from .store import LogSummary, RequestLog
 from .supervisor import SupervisedEngine
 from .table import Conflict, Route, RouteTable
 from .trace import REPLAY_OF_HEADER, SOURCE_HEADER, Span, Trace
+from .watched import WatchedEngine
 
 CONVENTIONS = ("next", "tanstack", "expo")
 
@@ -75,6 +76,7 @@ __all__ = [
     "Trace",
     "UnknownConvention",
     "UploadFile",
+    "WatchedEngine",
     "compare",
     "create_app",
     "create_file_route",

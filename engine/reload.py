@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from watchfiles import Change, DefaultFilter, watch
 
-from .app import RouteApp
+from .events import RoutesReloaded
 
 log = logging.getLogger("routeconsole.reload")
 
@@ -44,8 +46,16 @@ def _expand(paths: set[Path]) -> list[Path]:
     return sorted(files)
 
 
+class Reloadable(Protocol):
+    """What the watcher reloads: a served app (`RouteApp`), or the routes of one served elsewhere."""
+
+    app_dir: Path
+
+    def reload(self, changed: Iterable[str | Path] | None = None) -> RoutesReloaded: ...
+
+
 class Reloader:
-    def __init__(self, app: RouteApp, *, step_ms: int = 30) -> None:
+    def __init__(self, app: Reloadable, *, step_ms: int = 30) -> None:
         self.app = app
         self.step_ms = step_ms
         self._stop = threading.Event()

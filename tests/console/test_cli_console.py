@@ -51,3 +51,8 @@ def test_a_busy_port_says_how_to_get_a_free_one(app: Path, tmp_path: Path) -> No
 def test_a_missing_app_folder_is_an_error(tmp_path: Path) -> None:
     out = run(tmp_path / "nowhere", "--port", "0", home=tmp_path)
     assert out.returncode == 2 and "nowhere" in out.stderr
+
+
+def test_watch_names_a_missing_app_folder(tmp_path: Path) -> None:
+    out = run("watch", tmp_path / "nowhere", "--url", "http://127.0.0.1:9", home=tmp_path)
+    assert out.returncode == 2 and "nowhere" in out.stderr

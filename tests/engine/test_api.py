@@ -48,6 +48,7 @@ def test_public_names_are_pinned() -> None:
             "Trace",
             "UnknownConvention",
             "UploadFile",
+            "WatchedEngine",
             "compare",
             "create_app",
             "create_file_route",
