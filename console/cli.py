@@ -158,6 +158,7 @@ def _console_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="send tracebacks to the client in 500 responses")
     parser.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     _add_import_grace(parser)
     _add_common(parser)
     return parser
@@ -533,6 +534,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         reload=not args.no_reload,
         debug=args.debug,
         import_grace=args.import_grace,
+        workers=args.workers,
     )
 
     def start() -> None:

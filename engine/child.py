@@ -30,10 +30,11 @@ from typing import Any
 
 from .app import DEFAULT_BODY_LIMIT, create_app
 from .channel import ChannelWriter
+from .discovery import load_routes
 from .events import RoutesReloaded
 from .loader import IMPORT_GRACE
 from .reload import Reloader
-from .server import serve_forever, url_of
+from .server import serve_forever, serve_workers, url_of
 from .store import LogSummary, RequestLog
 
 _PR_SET_PDEATHSIG = 1
@@ -54,25 +55,29 @@ class _ChannelHandler(logging.Handler):
             self.handleError(record)
 
 
-def _die_with_parent() -> None:
+def die_with_parent(*, parent: int | None = None, watch_stdin: bool = True) -> None:
+    """End this process when its parent dies: the kernel's SIGTERM on Linux, and, with
+    `watch_stdin`, the close of stdin (a pipe from the parent) anywhere. With the `parent`'s
+    pid, also when it has died already (before the kernel was told)."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         except (OSError, AttributeError):
             pass
-    if os.getppid() == 1:  # the parent died before the line above took effect
+    if parent is not None and os.getppid() != parent:  # it died before the line above took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
-    def watch_stdin() -> None:
+    def watch() -> None:
         try:
             while os.read(0, 4096):
                 pass
         except OSError:
             pass
-        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor has gone: serve_forever stops cleanly
+        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor has gone: the server stops cleanly
 
-    threading.Thread(target=watch_stdin, name="routeconsole-parent", daemon=True).start()
+    if watch_stdin:
+        threading.Thread(target=watch, name="routeconsole-parent", daemon=True).start()
 
 
 def _reloaded(event: RoutesReloaded) -> dict[str, Any]:
@@ -91,6 +96,29 @@ def _rows(rows: list[LogSummary]) -> dict[str, Any]:
     return {"event": "logged", "rows": [row._asdict() for row in rows]}
 
 
+def _serve_workers(args: argparse.Namespace, sock: socket.socket, channel: ChannelWriter) -> int:
+    """`--workers N`: hypercorn's worker processes each load the app, follow its files and
+    write the request log; the supervisor follows that log and the files itself."""
+    table = load_routes(args.app, convention=args.convention)
+    channel.send(
+        {
+            "event": "started",
+            "pid": os.getpid(),
+            "url": url_of(sock),
+            "convention": table.convention,
+            "problems": [c.to_json() for c in table.conflicts],
+        }
+    )
+    options = {
+        "convention": args.convention,
+        "debug": args.debug,
+        "import_grace": args.import_grace,
+        "log": args.log,
+        "reload": not args.no_reload,
+    }
+    return serve_workers(args.app, sock, args.workers, options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.child")
     parser.add_argument("app", type=Path)
@@ -102,15 +130,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-reload", action="store_true")
     parser.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT)
     parser.add_argument("--import-grace", type=float, default=IMPORT_GRACE)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--parent-pid", type=int, help="the supervisor's pid")
     args = parser.parse_args(argv)
 
-    _die_with_parent()
+    die_with_parent(parent=args.parent_pid)
     channel = ChannelWriter(args.channel_fd)
     logger = logging.getLogger("routeconsole")
     logger.addHandler(_ChannelHandler(channel))
     logger.setLevel(logging.INFO)
     logger.propagate = False
     sock = socket.socket(fileno=args.socket_fd)
+    if args.workers > 1:
+        try:
+            return _serve_workers(args, sock, channel)
+        finally:
+            channel.close()
     try:
         app = create_app(
             args.app,

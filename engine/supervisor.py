@@ -46,6 +46,7 @@ from .loader import IMPORT_GRACE
 from .server import DEFAULT_HOST, bind_socket, url_of
 from .store import LogSummary, RequestLog, default_log_path
 from .table import Conflict, RouteTable
+from .watched import WatchedEngine
 
 log = logging.getLogger("routeconsole.supervisor")
 
@@ -71,6 +72,7 @@ class AppProcess:
         debug: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         import_grace: float = IMPORT_GRACE,
+        workers: int = 1,
         on_message: Callable[[Message], None] = lambda message: None,
     ) -> None:
         self.app_dir = Path(app_dir)
@@ -86,6 +88,8 @@ class AppProcess:
         if debug:
             self._args.append("--debug")
         self._args += ["--body-limit", str(body_limit), "--import-grace", str(import_grace)]
+        if workers > 1:
+            self._args += ["--workers", str(workers)]
         self._sock: socket.socket | None = None
         self.url: str | None = None
         self._lock = threading.Lock()
@@ -145,6 +149,8 @@ class AppProcess:
             str(sock_fd),
             "--channel-fd",
             str(write_fd),
+            "--parent-pid",
+            str(os.getpid()),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self._lock:
@@ -269,11 +275,13 @@ class SupervisedEngine:
         debug: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         import_grace: float = IMPORT_GRACE,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise EngineError(f"--workers takes a number of processes (1 or more), got {workers}")
         self.app_dir = Path(app_dir)
         self.convention = convention
         self._table = load_routes(self.app_dir, convention=convention)  # first: a missing APP is an error
-        self.events = EventSink()
         self._scratch: Path | None = None
         if log is True:
             log_path = default_log_path(self.app_dir)
@@ -283,7 +291,13 @@ class SupervisedEngine:
             self._scratch = Path(tempfile.mkdtemp(prefix="routeconsole-"))
             log_path = self._scratch / "log.sqlite3"
         self.persistent = self._scratch is None
-        self.log = RequestLog(log_path)  # read here; the app process writes it
+        # With several workers the channel carries only the master's news: each worker writes
+        # the log and follows the files itself, and the console follows both as `watch` does.
+        self._follower = WatchedEngine(self.app_dir, log=log_path, convention=convention) if workers > 1 else None
+        if self._follower is not None:
+            self.events, self.log = self._follower.events, self._follower.log
+        else:
+            self.events, self.log = EventSink(), RequestLog(log_path)  # the log is read here, written there
         self.watching = reload
         self.process = AppProcess(
             self.app_dir,
@@ -295,16 +309,20 @@ class SupervisedEngine:
             debug=debug,
             body_limit=body_limit,
             import_grace=import_grace,
+            workers=workers,
             on_message=self._on_message,
         )
         self.url: str | None = None
 
     @property
     def table(self) -> RouteTable:
-        return self._table
+        return self._follower.table if self._follower is not None else self._table
 
     def start(self) -> str:
         self.url = self.process.start()
+        if self._follower is not None:
+            self._follower.url = self.url
+            self._follower.start()
         return self.url
 
     def reload(self) -> None:
@@ -316,8 +334,11 @@ class SupervisedEngine:
 
     def stop(self, timeout: float = 2.0) -> list[str]:
         self.process.stop(timeout)
-        self.events.flush()
-        self.log.close()
+        if self._follower is not None:
+            self._follower.stop()
+        else:
+            self.events.flush()
+            self.log.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
         return []
@@ -341,6 +362,10 @@ class SupervisedEngine:
             logging.getLogger(str(message["name"])).log(int(message["level"]), "%s", message["message"])
         elif event == "output":
             app_log.info("%s: %s", message["stream"], message["text"])
+        elif event in ("started", "reloaded") and self._follower is not None:
+            if event == "started":
+                log.info("app process %s serving %s", message["pid"], message["url"])
+                self.events.publish(ServerStarted(str(message["url"])))
         elif event in ("started", "reloaded"):
             before = self._table
             try:

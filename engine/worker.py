@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .app import create_app
+from .child import die_with_parent
 from .loader import IMPORT_GRACE
 from .reload import Reloader
 from .store import RequestLog
@@ -32,6 +33,7 @@ def _env(name: str) -> str:
     return os.environ.get(f"ROUTECONSOLE_WORKER_{name}", "")
 
 
+die_with_parent(watch_stdin=False)  # a worker never outlives the process that started it
 app = create_app(
     _env("APP"),
     convention=_env("CONVENTION") or None,

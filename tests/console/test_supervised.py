@@ -110,3 +110,26 @@ async def test_two_thousand_requests_at_c16_all_reach_the_list_and_the_log(
         assert len(written.summaries()) == 2000
     finally:
         written.close()
+
+
+async def test_workers_every_request_from_any_worker_lands_in_the_one_list(tmp_path: Path) -> None:
+    running = engine.SupervisedEngine(write_app(tmp_path / "app", APP), port=0, log=tmp_path / "log.sqlite3", workers=2)
+    running.start()
+    try:
+        console = ConsoleApp(running)
+        async with console.run_test(size=(120, 30)) as pilot:
+            log = console.main.query_one(LogView)
+
+            def load() -> list[int]:
+                with httpx.Client(base_url=str(running.url), timeout=10) as http:
+                    return [http.get("/ok", headers={"connection": "close"}).status_code for _ in range(40)]
+
+            sending = asyncio.get_running_loop().run_in_executor(None, load)
+            while not sending.done():
+                await pilot.pause(0.05)
+            assert await sending == [200] * 40
+            await until(pilot, lambda: log.count == 40, timeout=20)
+    finally:
+        running.stop()
+    with pytest.raises(httpx.ConnectError):  # no worker outlives the console's stop
+        httpx.get(f"{running.url}/ok", timeout=2)
