@@ -1,0 +1,133 @@
+"""What the console costs what it serves: `routeconsole APP` against `routeconsole serve APP`.
+
+Run by hand (pytest does not collect it):
+
+    .venv/bin/python tests/benchmarks/bench_console_serving.py [--seconds 5] [--rounds 3]
+
+Both serve the same one-route app (an async handler on `/users/[id]`) with the request log
+on, on 127.0.0.1, under the same load (wrk -t1 -c64 when installed, else bench_serve's
+asyncio client), in alternating runs so that the machine's drift falls on both:
+
+- serve: `routeconsole serve APP --port P --log L --no-reload`, a process of its own;
+- console: the console with its UI live (Textual, headless: it draws every frame, to no
+  terminal) following the list, over the app in its supervised process, as
+  `routeconsole APP` runs it;
+- embedded: the same console over `engine.Engine`, the app in the console's own process
+  (how `routeconsole APP` ran before the supervisor), for comparison.
+
+It prints each run's requests/s, the medians, and the ratio console/serve (the bar of
+issue 11: >= 0.9x). The ratio is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks.bench_serve import Load, asyncio_load, choose_client, wrk_load
+
+ROUTE = "async def GET(request, params):\n    return 'Hello, world!'\n"
+ROUTECONSOLE = str(Path(sys.executable).parent / "routeconsole")
+
+CONSOLE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import engine
+    from console.app import ConsoleApp
+    kind = engine.Engine if sys.argv[4] == "embedded" else engine.SupervisedEngine
+    running = kind(sys.argv[1], port=int(sys.argv[2]), log=Path(sys.argv[3]), reload=False)
+    running.start()
+    try:
+        ConsoleApp(running).run(headless=True, size=(160, 45))
+    finally:
+        running.stop()
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /users/1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"bench_console_serving: nothing answered on 127.0.0.1:{port}")
+
+
+def run_one(kind: str, app: Path, log: Path, load: object, seconds: int) -> Load:
+    port = free_port()
+    if kind == "serve":
+        command = [ROUTECONSOLE, "serve", str(app), "--port", str(port), "--log", str(log), "--no-reload"]
+    else:
+        command = [sys.executable, "-c", CONSOLE, str(app), str(port), str(log), kind]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port)
+        load(f"http://127.0.0.1:{port}/users/42", 1)  # type: ignore[operator]
+        return load(f"http://127.0.0.1:{port}/users/42", seconds)  # type: ignore[operator,no-any-return]
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client", choices=("auto", "wrk", "asyncio"), default="auto")
+    args = parser.parse_args()
+    client = choose_client(args.client)
+    load = wrk_load(1, 64) if client == "wrk" else asyncio_load(32)
+    runs: dict[str, list[float]] = {"serve": [], "console": [], "embedded": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "app"
+        (app / "users" / "[id]").mkdir(parents=True)
+        (app / "users" / "[id]" / "route.py").write_text(ROUTE)
+        for n in range(args.rounds):
+            for kind in runs:
+                result = run_one(kind, app, Path(tmp) / f"{kind}{n}.sqlite3", load, args.seconds)
+                runs[kind].append(result.rps)
+                print(
+                    f"round {n + 1}  {kind:<8} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+                    f"errors {result.errors}  non-2xx {result.non_2xx}",
+                    flush=True,
+                )
+    serve, console = statistics.median(runs["serve"]), statistics.median(runs["console"])
+    print(f"\nclient: {client}; {args.rounds} rounds of {args.seconds} s; cpus: {os.cpu_count()}")
+    print(f"serve    median {serve:,.0f} req/s  runs {', '.join(f'{r:,.0f}' for r in runs['serve'])}")
+    print(f"console  median {console:,.0f} req/s  runs {', '.join(f'{r:,.0f}' for r in runs['console'])}")
+    embedded = statistics.median(runs["embedded"])
+    print(f"embedded median {embedded:,.0f} req/s  runs {', '.join(f'{r:,.0f}' for r in runs['embedded'])}")
+    print(f"embedded / serve: {embedded / serve:.2f}x (the console before the supervisor)")
+    print(f"console / serve: {console / serve:.2f}x (bar: >= 0.9x)  {'PASS' if console / serve >= 0.9 else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
