@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from .server import serve_forever, serve_workers, url_of
 from .store import LogSummary, RequestLog
 
 _PR_SET_PDEATHSIG = 1
+STOP_GRACE = 1.0  # seconds a clean shutdown may take once the supervisor has gone
 
 
 class _ChannelHandler(logging.Handler):
@@ -74,7 +76,9 @@ def die_with_parent(*, parent: int | None = None, watch_stdin: bool = True) -> N
                 pass
         except OSError:
             pass
-        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor has gone: the server stops cleanly
+        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor has gone: the server stops cleanly,
+        time.sleep(STOP_GRACE)  # unless a handler blocks the event loop, or spins on a thread
+        os._exit(1)
 
     if watch_stdin:
         threading.Thread(target=watch, name="routeconsole-parent", daemon=True).start()
@@ -141,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     sock = socket.socket(fileno=args.socket_fd)
+    # Route code that starts programs must not hand them the channel or the listening socket.
+    os.set_inheritable(args.channel_fd, False)
+    sock.set_inheritable(False)
     if args.workers > 1:
         try:
             return _serve_workers(args, sock, channel)
@@ -188,4 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Not sys.exit(): the interpreter would wait for the handler pool's threads, and one stuck
+    # in a loop would keep this process (and its port) alive forever.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

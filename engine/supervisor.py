@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -92,14 +93,16 @@ class AppProcess:
             self._args += ["--workers", str(workers)]
         self._sock: socket.socket | None = None
         self.url: str | None = None
-        self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
-        self._started_at = 0.0
         self._serving_since: float | None = None
         self._failures = 0
-        self._stopping = False
-        self._restart_timer: threading.Timer | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=LAST_LINES)
+        # One thread starts, stops and restarts the app process, in the order
+        # asked; nothing else touches `_process`. Two restarts at once can then never leave
+        # two app processes behind, and the kernel's parent-death signal (tied to the thread
+        # that started the child) fires only when this thread ends, with the supervisor.
+        self._commands: queue.SimpleQueue[tuple[str, subprocess.Popen[bytes] | None]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -110,35 +113,80 @@ class AppProcess:
         """Bind the socket and start the app process; return the URL it serves."""
         self._sock = bind_socket(self.host, self.port)
         self.url = url_of(self._sock)
-        self._spawn()
+        self._thread = threading.Thread(target=self._supervise, name="routeconsole-supervisor", daemon=True)
+        self._thread.start()
+        self._commands.put(("spawn", None))
         return self.url
 
     def restart(self) -> None:
         """Stop the app process (SIGTERM, then SIGKILL) and start a new one at once."""
-        with self._lock:
-            self._cancel_timer()
-            self._failures = 0
-            process = self._process
-            self._process = None  # its waiter sees it was replaced, and does not restart it
-        if process is not None:
-            _terminate(process, STOP_GRACE)
-        self._spawn()
+        self._commands.put(("restart", None))
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the app process within `timeout` seconds and release the socket."""
-        with self._lock:
-            self._stopping = True
-            self._cancel_timer()
-            process = self._process
-        if process is not None:  # SIGTERM, and SIGKILL for a child that has not ended a second later
-            _terminate(process, max(0.1, min(STOP_GRACE, timeout - 0.5)))
+        if self._thread is not None:
+            self._commands.put(("stop", None))
+            self._thread.join(timeout)
         if self._sock is not None:
             self._sock.close()
 
-    def _spawn(self) -> None:
+    def _supervise(self) -> None:
+        restart_at: float | None = None
+        while True:
+            wait = None if restart_at is None else max(0.0, restart_at - time.monotonic())
+            try:
+                command, ended = self._commands.get(timeout=wait)
+            except queue.Empty:
+                command, ended = "spawn", None
+            process = self._process
+            if command == "stop":
+                if process is not None:  # SIGTERM, and SIGKILL for a child not ended a second later
+                    _terminate(process, STOP_GRACE)
+                return
+            if command == "exited":
+                if ended is None or ended is not process:
+                    continue  # a process restart() replaced: its end is no news
+                restart_at = time.monotonic() + self._report_exit(ended)
+                self._process = None
+            elif command == "restart":
+                restart_at = None
+                self._failures = 0
+                if process is not None:
+                    log.info("restarting app process %s", process.pid)
+                    _terminate(process, STOP_GRACE)
+                self._process = self._spawn()
+            elif command == "spawn" and (process is None or process.poll() is not None):
+                restart_at = None
+                self._process = self._spawn()
+
+    def _report_exit(self, process: subprocess.Popen[bytes]) -> float:
+        """Say how the app process ended; the delay before the next start."""
+        returncode = process.returncode
+        try:
+            signame: str | None = signal.Signals(-returncode).name if returncode < 0 else None
+        except ValueError:  # a real-time signal: no name
+            signame = f"signal {-returncode}"
+        self._deliver(
+            {
+                "event": "exited",
+                "pid": process.pid,
+                "returncode": returncode,
+                "signal": signame,
+                "last_lines": list(self._output),
+            }
+        )
+        served = self._serving_since
+        if served is not None and time.monotonic() - served > HEALTHY_AFTER:
+            self._failures, delay = 0, 0.0
+        else:
+            self._failures += 1
+            delay = min(FIRST_DELAY * 2 ** (self._failures - 1), MAX_DELAY)
+        self._deliver({"event": "restarting", "delay": delay, "failures": self._failures})
+        return delay
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         assert self._sock is not None
         read_fd, write_fd = os.pipe()
-        os.set_inheritable(write_fd, True)
         sock_fd = self._sock.fileno()
         command = [
             sys.executable,
@@ -153,11 +201,7 @@ class AppProcess:
             str(os.getpid()),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with self._lock:
-            if self._stopping:
-                os.close(read_fd)
-                os.close(write_fd)
-                return
+        try:
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.PIPE,  # closed when this process dies: the child's cue to stop
@@ -166,18 +210,19 @@ class AppProcess:
                 pass_fds=(sock_fd, write_fd),
                 env=env,
             )
+        finally:
             os.close(write_fd)
-            self._process = process
-            self._started_at = time.monotonic()
-            self._serving_since = None
-        readers: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
-            ("channel", self._read_channel, (read_fd, process)),
-            ("stdout", self._read_output, (process.stdout, "stdout")),
-            ("stderr", self._read_output, (process.stderr, "stderr")),
-            ("wait", self._wait, (process,)),
+        self._serving_since = None
+        self._output.clear()
+        readers = [
+            threading.Thread(target=self._read_output, args=(process.stdout, "stdout"), daemon=True),
+            threading.Thread(target=self._read_output, args=(process.stderr, "stderr"), daemon=True),
         ]
-        for name, target, args in readers:
-            threading.Thread(target=target, args=args, name=f"routeconsole-{name}", daemon=True).start()
+        for reader in readers:
+            reader.start()
+        threading.Thread(target=self._read_channel, args=(read_fd, process), daemon=True).start()
+        threading.Thread(target=self._wait, args=(process, readers), daemon=True).start()
+        return process
 
     def _read_channel(self, fd: int, process: subprocess.Popen[bytes]) -> None:
         try:
@@ -195,49 +240,19 @@ class AppProcess:
                 self._output.append(line)
                 self._deliver({"event": "output", "stream": name, "text": line})
 
-    def _wait(self, process: subprocess.Popen[bytes]) -> None:
-        returncode = process.wait()
+    def _wait(self, process: subprocess.Popen[bytes], readers: list[threading.Thread]) -> None:
+        process.wait()
         if process.stdin is not None:
             process.stdin.close()
-        if self._stopping:
-            return  # stopped on purpose: nothing to report
-        time.sleep(0.05)  # the last lines it wrote are read by now
-        signame = signal.Signals(-returncode).name if returncode < 0 else None
-        self._deliver(
-            {
-                "event": "exited",
-                "pid": process.pid,
-                "returncode": returncode,
-                "signal": signame,
-                "last_lines": list(self._output),
-            }
-        )
-        with self._lock:
-            if self._stopping or self._process is not process:
-                return  # stopped, or replaced by restart()
-            served = self._serving_since
-            if served is not None and time.monotonic() - served > HEALTHY_AFTER:
-                self._failures = 0
-                delay = 0.0
-            else:
-                self._failures += 1
-                delay = min(FIRST_DELAY * 2 ** (self._failures - 1), MAX_DELAY)
-            self._restart_timer = threading.Timer(delay, self._spawn)
-            self._restart_timer.daemon = True
-            self._restart_timer.start()
-            failures = self._failures
-        self._deliver({"event": "restarting", "delay": delay, "failures": failures})
+        for reader in readers:  # its last lines, unless something it started still holds the pipe
+            reader.join(0.5)
+        self._commands.put(("exited", process))
 
     def _deliver(self, message: Message) -> None:
         try:
             self.on_message(message)
         except Exception:
             log.exception("a subscriber failed on %s", message.get("event"))
-
-    def _cancel_timer(self) -> None:
-        if self._restart_timer is not None:
-            self._restart_timer.cancel()
-            self._restart_timer = None
 
 
 def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:

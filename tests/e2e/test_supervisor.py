@@ -23,6 +23,7 @@ from tests.conftest import write_app
 
 APP = {
     "ok/route.py": "def GET():\n    return 'ok'\n",
+    "aspin/route.py": "async def GET():\n    while True:\n        pass\n",
     "die/route.py": "import os\ndef GET():\n    os._exit(1)\n",
     "spin/route.py": "def GET():\n    while True:\n        pass\n",
     "shout/route.py": "def GET():\n    print('hello from the route')\n    return 'printed'\n",
@@ -159,8 +160,41 @@ def _gone(pid: int, timeout: float = 2.0) -> bool:
     return False
 
 
+def app_processes(app_dir: Path) -> list[int]:
+    """The live app processes serving `app_dir` (by their command lines in /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (
+                b"engine.child" in command
+                and str(app_dir.resolve()).encode() in command
+                and not _gone(int(entry.name), 0)
+            ):
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_the_app_process_never_outlives_a_killed_supervisor(tmp_path: Path) -> None:
+def test_restarts_asked_at_once_leave_one_app_process(supervised: tuple[AppProcess, Messages, Path]) -> None:
+    app, messages, _ = supervised
+    first = app.pid
+    for _ in range(3):
+        app.restart()  # the ones in between may be stopped before they serve
+    messages.wait_for(
+        lambda: any(m["pid"] not in (first, None) and m["pid"] == app.pid for m in messages.of("started"))
+    )
+    assert app_processes(Path(app.app_dir)) == [app.pid]
+    assert messages.of("exited") == []  # a restart asked for is not reported as a crash
+    assert httpx.get(f"{app.url}/ok", timeout=5).text == "ok"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("stuck", [None, "/spin", "/aspin"], ids=["idle", "sync-spin", "async-spin"])
+def test_the_app_process_never_outlives_a_killed_supervisor(tmp_path: Path, stuck: str | None) -> None:
     app_dir = write_app(tmp_path / "app", APP)
     script = textwrap.dedent(
         f"""
@@ -170,15 +204,19 @@ def test_the_app_process_never_outlives_a_killed_supervisor(tmp_path: Path) -> N
         app = AppProcess({str(app_dir)!r}, on_message=lambda m: m["event"] == "started" and started.set())
         app.start()
         started.wait(20)
-        print(app.pid, flush=True)
+        print(app.pid, app.url, flush=True)
         signal.pause()
         """
     )
     supervisor = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert supervisor.stdout is not None
-        child = int(supervisor.stdout.readline())
+        pid, url = supervisor.stdout.readline().split()
+        child = int(pid)
         assert not _gone(child, timeout=0.1)
+        if stuck is not None:  # a handler stuck in a loop: the event loop or a pool thread never yields
+            with pytest.raises(httpx.TimeoutException):
+                httpx.get(url + stuck, timeout=0.5)
         supervisor.send_signal(signal.SIGKILL)
         supervisor.wait(5)
         assert _gone(child, timeout=2.0), "the app process outlived its supervisor by 2 s"
