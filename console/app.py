@@ -148,6 +148,7 @@ class ConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         self.bridge.attach()
+        self.table = self.running.table  # what the app process found while the console was being built
         self.begin_capture_print(self)  # Textual owns the terminal: prints from handlers land in a pane
         self.main.query_one(RouteTree).show(self.table)
         self._show_problems()

@@ -485,7 +485,10 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]], redact: Sequ
 
 def cmd_watch(args: argparse.Namespace) -> int:
     config = _console_config(args)
-    running = engine.WatchedEngine(args.app, url=args.url, log=args.log, convention=args.convention)
+    log = args.log if args.log is not None else default_log_path(Path(args.app))
+    if Path(args.app).is_dir() and not log.exists():  # a mistyped path would follow an empty log forever
+        raise engine.EngineError(f"{log}: no request log there; start the server first, or name its log with --log")
+    running = engine.WatchedEngine(args.app, url=args.url, log=log, convention=args.convention)
     return _run_console(running, config, args.theme, lambda: running.start())
 
 

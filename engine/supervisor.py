@@ -390,7 +390,7 @@ class SupervisedEngine:
             if event == "started":
                 log.info("app process %s serving %s", message["pid"], message["url"])
                 self.events.publish(ServerStarted(str(message["url"])))
-                if self._table.conflicts == before.conflicts:
+                if self._table.routes == before.routes and self._table.conflicts == before.conflicts:
                     return  # a restart of the same code: nothing to announce as a reload
             new_problems = tuple(c for c in self._table.conflicts if c not in set(before.conflicts))
             self.events.publish(

@@ -13,6 +13,7 @@ its code:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from .store import RequestLog, default_log_path
 from .table import RouteTable
 
 POLL_INTERVAL: Final = 0.05  # seconds between looks at the log for new rows
+
+log = logging.getLogger("routeconsole.watch")
 
 
 class WatchedEngine:
@@ -47,6 +50,7 @@ class WatchedEngine:
         self.events = EventSink()
         self.url: str | None = url.rstrip("/")
         self.log = RequestLog(log if log is not None else default_log_path(self.app_dir))
+        self._reload_lock = threading.Lock()
         self.persistent = True
         self.watching = True
         self.poll_interval = poll_interval
@@ -70,8 +74,13 @@ class WatchedEngine:
     def reload(self, changed: Iterable[str | Path] | None = None) -> RoutesReloaded:
         """Re-read the route files (the watcher calls this for each batch of saved files)."""
         start = time.perf_counter()
-        before = self._table
-        self._table = load_routes(self.app_dir, convention=self.convention)
+        with self._reload_lock:  # the watcher's thread and the console's both reload
+            before = self._table
+            try:
+                self._table = load_routes(self.app_dir, convention=self.convention)
+            except EngineError:
+                log.exception("re-reading %s failed; the tree shows the last files read", self.app_dir)
+                raise
         root = self.app_dir.resolve()
         files = sorted(Path(c).resolve().relative_to(root).as_posix() for c in changed or ())
         old, new = {r.pattern for r in before.routes}, {r.pattern for r in self._table.routes}
@@ -100,9 +109,17 @@ class WatchedEngine:
 
     def _poll(self, after: int) -> None:
         while not self._stop.wait(self.poll_interval):
-            rows = self.log.summaries(after=after)
-            if rows:
-                after = rows[-1].id
-                on_written = self.log.on_written
-                if on_written is not None:
-                    on_written(rows)
+            try:
+                rows = self.log.summaries(after=after)
+                if not rows:
+                    newest = self.log.summaries(limit=1)
+                    if newest and newest[-1].id < after:  # a new log in its place: follow it from its start
+                        after = 0
+                    continue
+            except Exception:  # a locked or replaced file: look again next time
+                log.exception("reading %s failed", self.log.path)
+                continue
+            after = rows[-1].id
+            on_written = self.log.on_written
+            if on_written is not None:
+                on_written(rows)

@@ -56,3 +56,8 @@ def test_a_missing_app_folder_is_an_error(tmp_path: Path) -> None:
 def test_watch_names_a_missing_app_folder(tmp_path: Path) -> None:
     out = run("watch", tmp_path / "nowhere", "--url", "http://127.0.0.1:9", home=tmp_path)
     assert out.returncode == 2 and "nowhere" in out.stderr
+
+
+def test_watch_names_a_log_that_is_not_there(app: Path, tmp_path: Path) -> None:
+    out = run("watch", app, "--log", tmp_path / "typo.sqlite3", home=tmp_path)
+    assert out.returncode == 2 and "typo.sqlite3" in out.stderr and not (tmp_path / "typo.sqlite3").exists()
