@@ -9,9 +9,10 @@ on, on 127.0.0.1, under the same load (wrk -t1 -c64 when installed, else bench_s
 asyncio client), in alternating runs so that the machine's drift falls on both:
 
 - serve: `routeconsole serve APP --port P --log L --no-reload`, a process of its own;
-- console: the console with its UI live (Textual, headless: it draws every frame, to no
-  terminal) following the list, over the app in its supervised process, as
-  `routeconsole APP` runs it;
+- console: the console with its UI live following the list, over the app in its supervised
+  process, as `routeconsole APP` runs it: in a real terminal (a detached tmux session,
+  160x45) when tmux is installed, else headless (Textual draws every frame to no terminal,
+  which costs less than a terminal);
 - embedded: the same console over `engine.Engine`, the app in the console's own process
   (how `routeconsole APP` ran before the supervisor), for comparison.
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -49,7 +52,7 @@ CONSOLE = textwrap.dedent(
     running = kind(sys.argv[1], port=int(sys.argv[2]), log=Path(sys.argv[3]), reload=False)
     running.start()
     try:
-        ConsoleApp(running).run(headless=True, size=(160, 45))
+        ConsoleApp(running).run(headless=sys.argv[5] == "headless", size=(160, 45))
     finally:
         running.stop()
     """
@@ -81,13 +84,21 @@ def run_one(kind: str, app: Path, log: Path, load: object, seconds: int) -> Load
     if kind == "serve":
         command = [ROUTECONSOLE, "serve", str(app), "--port", str(port), "--log", str(log), "--no-reload"]
     else:
-        command = [sys.executable, "-c", CONSOLE, str(app), str(port), str(log), kind]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        terminal = "tmux" if shutil.which("tmux") else "headless"
+        command = [sys.executable, "-c", CONSOLE, str(app), str(port), str(log), kind, terminal]
+        if terminal == "tmux":  # Textual draws on the session's terminal, as it would on yours
+            shell = " ".join(shlex.quote(part) for part in command)
+            command = ["tmux", "-L", f"bench{port}", "new-session", "-d", "-x", "160", "-y", "45", shell]
+            command = ["env", "-u", "COLUMNS", "-u", "LINES", "-u", "TMUX", *command]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port)
         load(f"http://127.0.0.1:{port}/users/42", 1)  # type: ignore[operator]
         return load(f"http://127.0.0.1:{port}/users/42", seconds)  # type: ignore[operator,no-any-return]
     finally:
+        if kind != "serve" and shutil.which("tmux"):
+            subprocess.run(["tmux", "-L", f"bench{port}", "kill-server"], check=False, capture_output=True)
+            time.sleep(1.5)  # the console stops its app process
         process.terminate()
         try:
             process.wait(10)
