@@ -230,13 +230,15 @@ def test_a_real_terminal_keeps_its_title_and_screen(app_dir: Path, tmp_path: Pat
     """The console in tmux, hostile requests selected and their tabs shown: the pane's title is
     not PWNED and the console's header and footer are still on the screen (not cleared)."""
     socket = str(tmp_path / "tmux.sock")  # a server of its own, gone with the test's folder
+    # 64 rows: the Server log shows /boom's traceback and what /noisy printed together, in
+    # whichever order they arrive (a traceback comes over the app's channel, a print over its stdout).
     routeconsole = Path(sys.executable).parent / "routeconsole"
     command = shlex.join(
         ["env", f"XDG_CONFIG_HOME={tmp_path}", str(routeconsole), str(app_dir), "--port", "0", "--no-log"]
     )
     environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
     subprocess.run(
-        ["tmux", "-S", socket, "new-session", "-d", "-x", "120", "-y", "40", command],
+        ["tmux", "-S", socket, "new-session", "-d", "-x", "120", "-y", "64", command],
         check=True, timeout=10, env=environment,
     )  # fmt: skip
     try:
