@@ -17,12 +17,15 @@ asyncio client), in alternating runs so that the machine's drift falls on both:
   (how `routeconsole APP` ran before the supervisor), for comparison.
 
 It prints each run's requests/s, the medians, and the ratio console/serve (the bar of
-issue 11: >= 0.9x). The ratio is a report, not a test.
+issue 11: >= 0.9x). The ratio is a report, not a test. `--pin` puts what serves on CPU 0
+(serve's process; the app process of the supervised console; the whole in-process console)
+and the load, with the supervised console's UI, on CPU 1, as issue 11 measured it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -79,7 +82,43 @@ def wait_ready(port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"bench_console_serving: nothing answered on 127.0.0.1:{port}")
 
 
-def run_one(kind: str, app: Path, log: Path, load: object, seconds: int) -> Load:
+def processes() -> dict[int, tuple[int, list[str]]]:
+    """pid -> (parent pid, command line) of every process (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except (OSError, IndexError, ValueError):
+                continue
+            found[int(entry.name)] = (parent, command)
+    return found
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Every thread of `pid` on `cpu` (threads it starts later follow the one that starts them)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(task.name), {cpu})
+
+
+def pin_servers(kind: str, port: int, serve_pid: int) -> None:
+    """What serves on CPU 0; the console's UI process (when the app has its own) on CPU 1."""
+    if kind == "serve":
+        pin(serve_pid, 0)
+        return
+    table = processes()
+    ui = next(pid for pid, (_, cmd) in table.items() if "-c" in cmd and str(port) in cmd and kind in cmd)
+    if kind == "embedded":
+        pin(ui, 0)
+        return
+    child = next(pid for pid, (parent, cmd) in table.items() if parent == ui and "engine.child" in cmd)
+    pin(child, 0)
+    pin(ui, 1)
+
+
+def run_one(kind: str, app: Path, log: Path, load: object, seconds: int, pinned: bool) -> Load:
     port = free_port()
     if kind == "serve":
         command = [ROUTECONSOLE, "serve", str(app), "--port", str(port), "--log", str(log), "--no-reload"]
@@ -93,6 +132,8 @@ def run_one(kind: str, app: Path, log: Path, load: object, seconds: int) -> Load
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port)
+        if pinned:
+            pin_servers(kind, port, process.pid)
         load(f"http://127.0.0.1:{port}/users/42", 1)  # type: ignore[operator]
         return load(f"http://127.0.0.1:{port}/users/42", seconds)  # type: ignore[operator,no-any-return]
     finally:
@@ -112,7 +153,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=("auto", "wrk", "asyncio"), default="auto")
+    parser.add_argument(
+        "--pin", action="store_true", help="what serves on CPU 0; the load (and a supervised console's UI) on CPU 1"
+    )
     args = parser.parse_args()
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # this script and the load it starts
     client = choose_client(args.client)
     load = wrk_load(1, 64) if client == "wrk" else asyncio_load(32)
     runs: dict[str, list[float]] = {"serve": [], "console": [], "embedded": []}
@@ -122,7 +168,7 @@ def main() -> int:
         (app / "users" / "[id]" / "route.py").write_text(ROUTE)
         for n in range(args.rounds):
             for kind in runs:
-                result = run_one(kind, app, Path(tmp) / f"{kind}{n}.sqlite3", load, args.seconds)
+                result = run_one(kind, app, Path(tmp) / f"{kind}{n}.sqlite3", load, args.seconds, args.pin)
                 runs[kind].append(result.rps)
                 print(
                     f"round {n + 1}  {kind:<8} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
@@ -130,7 +176,8 @@ def main() -> int:
                     flush=True,
                 )
     serve, console = statistics.median(runs["serve"]), statistics.median(runs["console"])
-    print(f"\nclient: {client}; {args.rounds} rounds of {args.seconds} s; cpus: {os.cpu_count()}")
+    pinned = "; pinned: servers on CPU 0, load on CPU 1" if args.pin else ""
+    print(f"\nclient: {client}; {args.rounds} rounds of {args.seconds} s; cpus: {os.cpu_count()}{pinned}")
     print(f"serve    median {serve:,.0f} req/s  runs {', '.join(f'{r:,.0f}' for r in runs['serve'])}")
     print(f"console  median {console:,.0f} req/s  runs {', '.join(f'{r:,.0f}' for r in runs['console'])}")
     embedded = statistics.median(runs["embedded"])
