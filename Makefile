@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python tests/benchmarks/bench_serve.py
 	$(BIN)/python tests/benchmarks/bench_reload.py
 	$(BIN)/python tests/benchmarks/bench_console.py
+	$(BIN)/python tests/benchmarks/bench_console_serving.py --pin
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
