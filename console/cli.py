@@ -37,7 +37,6 @@ import engine
 from engine.app import DEFAULT_BODY_LIMIT
 from engine.export import to_curl, to_har, write_private
 from engine.redact import redact_urlencoded
-from engine.reload import Reloader
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from engine.store import RequestLog, default_log_path, open_log
@@ -270,7 +269,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from engine.server import bind_socket, serve_forever, serve_workers, url_of
+    from engine.server import bind_socket, serve_logged, serve_workers, url_of
 
     _log_to_stderr(logging.INFO, "%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 1:
@@ -316,19 +315,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         }
         return serve_workers(app.app_dir, sock, args.workers, options)
     request_log = RequestLog(log_path) if log_path else None
-    if request_log is not None:
-        request_log.attach(app.events)
-    reloader = None if args.no_reload else Reloader(app)
-    if reloader is not None:
-        reloader.start()
-    try:
-        serve_forever(app, sock, announce)
-    finally:
-        if reloader is not None:
-            reloader.stop()
-        if request_log is not None:
-            app.events.flush()
-            request_log.close()
+    serve_logged(app, sock, announce, log=request_log, reload=not args.no_reload)
     return EXIT_OK
 
 

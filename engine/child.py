@@ -34,8 +34,7 @@ from .channel import ChannelWriter
 from .discovery import load_routes
 from .events import RoutesReloaded
 from .loader import IMPORT_GRACE
-from .reload import Reloader
-from .server import serve_forever, serve_workers, url_of
+from .server import serve_logged, serve_workers, url_of
 from .store import LogSummary, RequestLog
 
 _PR_SET_PDEATHSIG = 1
@@ -165,10 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         request_log = RequestLog(args.log) if args.log else None
         if request_log is not None:
             request_log.on_written = lambda rows: channel.send(_rows(rows))
-            request_log.attach(app.events)
-        reloader = None if args.no_reload else Reloader(app)
-        if reloader is not None:
-            reloader.start()
 
         def announce() -> None:
             channel.send(
@@ -181,14 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
             )
 
-        try:
-            serve_forever(app, sock, announce)
-        finally:
-            if reloader is not None:
-                reloader.stop()
-            if request_log is not None:
-                app.events.flush()
-                request_log.close()
+        serve_logged(app, sock, announce, log=request_log, reload=not args.no_reload)
     finally:
         channel.close()
     return 0

@@ -13,7 +13,6 @@ Nothing here touches signals, stdout or the caller's event loop: the server gets
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from .events import EventSink
 from .loader import IMPORT_GRACE
 from .reload import Reloader
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server
-from .store import RequestLog, default_log_path
+from .store import RequestLog, choose_log_path
 from .table import RouteTable
 
 
@@ -57,14 +56,7 @@ class Engine:
             events=self.events,
             import_grace=import_grace,
         )
-        self._scratch: Path | None = None
-        if log is True:
-            log_path = default_log_path(self.app_dir)
-        elif isinstance(log, Path):
-            log_path = log
-        else:
-            self._scratch = Path(tempfile.mkdtemp(prefix="routeconsole-"))
-            log_path = self._scratch / "log.sqlite3"
+        log_path, self._scratch = choose_log_path(self.app_dir, log)
         self.persistent = self._scratch is None
         self.log = RequestLog(log_path)
         # Quitting the console should feel immediate: requests in flight get a second.

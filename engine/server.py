@@ -27,6 +27,8 @@ from hypercorn.config import Config
 
 from .app import RouteApp
 from .events import ServerStarted, ServerStopped
+from .reload import Reloader
+from .store import RequestLog
 
 log = logging.getLogger("routeconsole.server")
 
@@ -172,6 +174,31 @@ def serve_forever(app: RouteApp, sock: socket.socket, announce: Callable[[], Non
     finally:
         app.events.publish(ServerStopped(url_of(sock)))
         app.close()
+
+
+def serve_logged(
+    app: RouteApp,
+    sock: socket.socket,
+    announce: Callable[[], None] = lambda: None,
+    *,
+    log: RequestLog | None,
+    reload: bool,
+) -> None:
+    """`serve_forever` with every request written to `log` and, with `reload`, the files
+    watched; both stopped (the log written out) when the server stops."""
+    if log is not None:
+        log.attach(app.events)
+    reloader = Reloader(app) if reload else None
+    if reloader is not None:
+        reloader.start()
+    try:
+        serve_forever(app, sock, announce)
+    finally:
+        if reloader is not None:
+            reloader.stop()
+        if log is not None:
+            app.events.flush()
+            log.close()
 
 
 def serve_workers(app_dir: Path, sock: socket.socket, workers: int, options: dict[str, Any]) -> int:

@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -83,6 +84,18 @@ class LogSummary(NamedTuple):
 
 def default_log_path(app_dir: Path) -> Path:
     return app_dir / LOG_DIR / LOG_FILE
+
+
+def choose_log_path(app_dir: Path, log: Path | bool | None) -> tuple[Path, Path | None]:
+    """Where a run's request log goes: APP's own log (`True`), `log` itself (a path), or, for
+    `None`/`False`, a log for this run only. Returns the path and the scratch folder holding a
+    log for this run only (the caller removes it when it stops), else None."""
+    if log is True:
+        return default_log_path(app_dir), None
+    if isinstance(log, Path):
+        return log, None
+    scratch = Path(tempfile.mkdtemp(prefix="routeconsole-"))
+    return scratch / LOG_FILE, scratch
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -31,7 +31,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from .errors import EngineError
 from .events import AppExited, AppRestarting, EventSink, RoutesReloaded, ServerStarted
 from .loader import IMPORT_GRACE
 from .server import DEFAULT_HOST, bind_socket, url_of
-from .store import LogSummary, RequestLog, default_log_path
+from .store import LogSummary, RequestLog, choose_log_path
 from .table import Conflict, RouteTable
 from .watched import WatchedEngine
 
@@ -297,14 +296,7 @@ class SupervisedEngine:
         self.app_dir = Path(app_dir)
         self.convention = convention
         self._table = load_routes(self.app_dir, convention=convention)  # first: a missing APP is an error
-        self._scratch: Path | None = None
-        if log is True:
-            log_path = default_log_path(self.app_dir)
-        elif isinstance(log, Path):
-            log_path = log
-        else:
-            self._scratch = Path(tempfile.mkdtemp(prefix="routeconsole-"))
-            log_path = self._scratch / "log.sqlite3"
+        log_path, self._scratch = choose_log_path(self.app_dir, log)
         self.persistent = self._scratch is None
         # With several workers the channel carries only the master's news: each worker writes
         # the log and follows the files itself, and the console follows both as `watch` does.

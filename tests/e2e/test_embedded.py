@@ -55,7 +55,9 @@ def test_requests_are_served_logged_and_fed_live(tmp_path: Path) -> None:
     assert (app / ".routeconsole" / "log.sqlite3").exists()
     # Nothing of it keeps running: server, watcher, log writer, event delivery.
     left = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("routeconsole-") and t.is_alive()]
-    assert [n for n in left if not n.startswith("routeconsole-handler")] == []
+    # Handler threads may still finish a request; the importer's threads are one idle pool for
+    # the whole process (daemons, kept for the next load).
+    assert [n for n in left if not n.startswith(("routeconsole-handler", "routeconsole-import"))] == []
 
 
 def test_a_run_without_a_log_file_keeps_nothing_behind(tmp_path: Path) -> None:
