@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python tests/benchmarks/bench_reload.py
 	$(BIN)/python tests/benchmarks/bench_console.py
 	$(BIN)/python tests/benchmarks/bench_console_serving.py --pin
+	$(BIN)/python tests/benchmarks/bench_console_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
