@@ -58,6 +58,9 @@ class Bridge:
         self._detach.append(self.running.events.subscribe(self._on_event))
         self.running.log.on_written = self._on_written
         self._detach.append(lambda: setattr(self.running.log, "on_written", None))
+        state = getattr(self.running, "state", None)  # the app process may have ended before the console opened
+        if state is not None:
+            self._on_event(state)
 
     def detach(self) -> None:
         while self._detach:

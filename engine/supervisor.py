@@ -320,6 +320,9 @@ class SupervisedEngine:
             on_message=self._on_message,
         )
         self.url: str | None = None
+        # The app process's latest news (serving, ended, starting again), for a console that
+        # subscribes after it happened.
+        self.state: ServerStarted | AppExited | AppRestarting | None = None
 
     @property
     def table(self) -> RouteTable:
@@ -350,6 +353,10 @@ class SupervisedEngine:
             shutil.rmtree(self._scratch, ignore_errors=True)
         return []
 
+    def _publish_state(self, event: ServerStarted | AppExited | AppRestarting) -> None:
+        self.state = event
+        self.events.publish(event)
+
     def _table_with(self, problems: list[dict[str, Any]]) -> RouteTable:
         """The routes read from the files, with the problems the app process found importing them."""
         table = load_routes(self.app_dir, convention=self.convention)
@@ -372,7 +379,7 @@ class SupervisedEngine:
         elif event in ("started", "reloaded") and self._follower is not None:
             if event == "started":
                 log.info("app process %s serving %s", message["pid"], message["url"])
-                self.events.publish(ServerStarted(str(message["url"])))
+                self._publish_state(ServerStarted(str(message["url"])))
         elif event in ("started", "reloaded"):
             before = self._table
             try:
@@ -381,7 +388,7 @@ class SupervisedEngine:
                 log.error("%s", exc)
             if event == "started":
                 log.info("app process %s serving %s", message["pid"], message["url"])
-                self.events.publish(ServerStarted(str(message["url"])))
+                self._publish_state(ServerStarted(str(message["url"])))
                 if self._table.routes == before.routes and self._table.conflicts == before.conflicts:
                     return  # a restart of the same code: nothing to announce as a reload
             new_problems = tuple(c for c in self._table.conflicts if c not in set(before.conflicts))
@@ -401,10 +408,10 @@ class SupervisedEngine:
             log.warning(
                 "app process %s ended (%s)%s", message["pid"], how, f"; its last lines:\n{last}" if last else ""
             )
-            self.events.publish(AppExited(int(message["pid"]), int(message["returncode"]), message["signal"]))
+            self._publish_state(AppExited(int(message["pid"]), int(message["returncode"]), message["signal"]))
         elif event == "restarting":
             log.info("starting the app again in %.1f s", message["delay"])
-            self.events.publish(AppRestarting(float(message["delay"]), int(message["failures"])))
+            self._publish_state(AppRestarting(float(message["delay"]), int(message["failures"])))
 
 
 app_log = logging.getLogger("routeconsole.app")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +134,27 @@ async def test_workers_every_request_from_any_worker_lands_in_the_one_list(tmp_p
         running.stop()
     with pytest.raises(httpx.ConnectError):  # no worker outlives the console's stop
         httpx.get(f"{running.url}/ok", timeout=2)
+
+
+async def test_an_app_that_crashes_at_import_is_shown_as_exited_even_before_the_console_opens(
+    tmp_path: Path,
+) -> None:
+    crash = "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    running = engine.SupervisedEngine(write_app(tmp_path / "app", {"route.py": crash}), port=0, log=None)
+    exits: list[object] = []
+    running.events.subscribe(lambda e: exits.append(e) if isinstance(e, engine.AppRestarting) else None)
+    running.start()
+    try:
+        deadline = time.monotonic() + 15
+        while len(exits) < 2:  # it has died twice before the console opens; the next start is 1 s off
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        console = ConsoleApp(running)
+        async with console.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            assert "app exited · restarting in 1 s" in shown(console, "#status")  # told at once, not at its next end
+            await pilot.press("ctrl+r")  # restart is still offered: it dies again, and says so
+            await until(pilot, lambda: len(exits) >= 3, timeout=15)
+            await until(pilot, lambda: "app exited" in shown(console, "#status"))
+    finally:
+        running.stop()
