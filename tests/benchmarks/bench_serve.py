@@ -22,6 +22,8 @@ What it measures, in one run and in this order, each app on its own fresh server
    `RequestFinished` events, so every trace is built *and* delivered.
 4. engine + 1 middleware: the same, `GET /orders/42` on `orders/[id]/route.py`, which has
    `middleware = [passthrough]` (`async def passthrough(request, next): return await next()`).
+4b. engine + request log: (3) with a `RequestLog` attached, as `serve` ships (issue 11's bar:
+   >= 0.9x bare with the log on).
 5. bare ASGI again, to show how much the machine drifted during the run.
 
 Each app is served by hypercorn (asyncio loop, 1 worker, access log off, error log at
@@ -139,6 +141,7 @@ CASES = (
     Case("starlette", "starlette", "/"),
     Case("engine (tracing on)", "engine", "/users/42", bar="pass"),
     Case("engine + 1 middleware", "engine", "/orders/42", bar="info"),
+    Case("engine + request log", "engine-log", "/users/42", bar="info"),
     Case("bare ASGI (again)", "bare", "/"),
 )
 
@@ -217,7 +220,9 @@ class FinishedCounter:
                 self.ok += 1
 
 
-def engine_app(app_dir: str) -> tuple[Any, Callable[[], dict[str, int]]]:
+def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[], dict[str, int]]]:
+    import tempfile
+
     import engine
 
     sink = engine.EventSink()
@@ -226,10 +231,16 @@ def engine_app(app_dir: str) -> tuple[Any, Callable[[], dict[str, int]]]:
     app = engine.create_app(app_dir, events=sink)
     if app.table.conflicts:
         raise SystemExit(f"bench_serve: the engine app has problems: {app.table.conflicts}")
+    # As `serve` ships: every request appended to the SQLite log, off the request path.
+    request_log = engine.RequestLog(Path(tempfile.mkdtemp()) / "log.sqlite3") if logged else None
+    if request_log is not None:
+        request_log.attach(sink)
 
     def report() -> dict[str, int]:
         delivered = sink.flush(STOP_TIMEOUT)
         app.close()
+        if request_log is not None:
+            request_log.close()
         return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered)}
 
     return app, report
@@ -242,6 +253,8 @@ def build_app(kind: str, app_dir: str) -> tuple[Any, Callable[[], dict[str, int]
         return starlette_app(), dict
     if kind == "engine":
         return engine_app(app_dir)
+    if kind == "engine-log":
+        return engine_app(app_dir, logged=True)
     raise SystemExit(f"bench_serve: unknown app kind {kind!r}")
 
 
@@ -664,7 +677,7 @@ def report(runs: list[list[Row]], connections: int, describe: str) -> int:
     print(f"starlette / bare: {starlette / base:.2f}x")
     print()
     print("traces (engine runs):")
-    traces_ok = all([check_traces(r, connections) for r in every if r.case.kind == "engine"])
+    traces_ok = all([check_traces(r, connections) for r in every if r.case.kind.startswith("engine")])
     print()
     print_bars(table, base)
     clean = all(r.load.non_2xx == 0 and r.warmup.non_2xx == 0 for r in every)
