@@ -43,3 +43,16 @@ def make_app(tmp_path: Path) -> MakeApp:
         return write_app(tmp_path / f"app{next(counter)}", files)
 
     return make
+
+
+# A login that answers a fresh session each call: a replay differs from its original in secrets only.
+SESSION_APP = {
+    "login/route.py": (
+        "import uuid\n"
+        "from engine import Response\n"
+        "def GET():\n"
+        "    response = Response.json({'token': 'tok-' + uuid.uuid4().hex, 'user': 'ada'})\n"
+        "    response.set_cookie('sid', 'sid-' + uuid.uuid4().hex)\n"
+        "    return response\n"
+    ),
+}

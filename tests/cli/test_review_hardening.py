@@ -19,7 +19,7 @@ import pytest
 import engine
 from engine.visible import UNSAFE
 from tests.cli.test_log_replay import ROUTECONSOLE
-from tests.conftest import write_app
+from tests.conftest import SESSION_APP, write_app
 
 HOSTILE_ERROR = "\x1b]0;PWNED\x07\x1b[2J"
 
@@ -108,17 +108,6 @@ def test_har_files_are_readable_only_by_their_owner(tmp_path: Path, reveal: list
         assert ("live-token" in har.read_text()) == bool(reveal)
 
 
-SESSION_APP = {
-    # A fresh session on every call: a replay differs from the original in secrets only.
-    "login/route.py": (
-        "import uuid\n"
-        "from engine import Response\n"
-        "def GET():\n"
-        "    response = Response.json({'token': 'tok-' + uuid.uuid4().hex, 'user': 'ada'})\n"
-        "    response.set_cookie('sid', 'sid-' + uuid.uuid4().hex)\n"
-        "    return response\n"
-    ),
-}
 
 
 @pytest.fixture

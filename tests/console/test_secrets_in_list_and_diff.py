@@ -11,27 +11,15 @@ import pytest
 from console.app import ConsoleApp
 from console.screens.dialogs import ViewerScreen
 from console.widgets.log_view import LogView
-from tests.conftest import write_app
+from tests.conftest import SESSION_APP, write_app
 from tests.console.conftest import text_of, until
 
 pytestmark = pytest.mark.anyio
 
-APP = {
-    # A fresh session on every call: a replay's answer differs from the original in secrets only.
-    "login/route.py": (
-        "import uuid\n"
-        "from engine import Response\n"
-        "def GET():\n"
-        "    response = Response.json({'token': 'tok-' + uuid.uuid4().hex, 'user': 'ada'})\n"
-        "    response.set_cookie('sid', 'sid-' + uuid.uuid4().hex)\n"
-        "    return response\n"
-    ),
-}
-
 
 @pytest.fixture
 def app_dir(tmp_path: Path) -> Path:  # the conftest's `running` engine and `console` serve this app
-    return write_app(tmp_path / "app", APP)
+    return write_app(tmp_path / "app", SESSION_APP)
 
 
 async def test_list_path_column_masks_query_secrets_until_revealed(console: ConsoleApp) -> None:
