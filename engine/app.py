@@ -479,7 +479,7 @@ class RouteApp:
                     else:
                         response = await self._serve(routed, request, trace, {})
             except BaseException as exc:  # SystemExit, KeyboardInterrupt... from app code are its failures too
-                if isinstance(exc, asyncio.CancelledError) and _cancelled():
+                if _cancelled(exc):
                     raise  # the server cancelled the request (the client left): not the app's doing
                 where = getattr(exc, _WHERE, f"{method} {raw_path}")
                 log.exception("%s %s: %s raised", method, raw_path, where)
@@ -536,7 +536,7 @@ class RouteApp:
             result = await self._call(fn, {"request": request.frozen()})
             response = None if result is None else to_response(result, where=f"middleware in {fn.file}")
         except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError) and _cancelled():
+            if _cancelled(exc):
                 raise
             trace.close_span(span, "raise", _format(exc))
             log.exception("global middleware %s raised", fn.file)
@@ -721,7 +721,7 @@ class RouteApp:
                 trace.response.keep(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except BaseException as exc:  # headers are gone: end the body, keep the error on the trace
-            if isinstance(exc, asyncio.CancelledError) and _cancelled():
+            if _cancelled(exc):
                 raise
             log.exception("streaming the response of %s failed", trace.path)
             span = trace.open_span("handler", "handler", "stream", None, None)
@@ -870,8 +870,11 @@ def _importing(job: Import) -> Response:
     )
 
 
-def _cancelled() -> bool:
-    """Whether the running task was asked to stop (a CancelledError the app raised itself is its failure)."""
+def _cancelled(exc: BaseException) -> bool:
+    """Whether `exc` is the server cancelling the request (the client left), not the app's own
+    failure: a CancelledError raised while the running task was asked to stop."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
 
