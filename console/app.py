@@ -233,7 +233,7 @@ class ConsoleApp(App[None]):
     @property
     def drawing(self) -> bool:
         """False once the console closes: an engine message may still arrive, with nothing to draw on."""
-        return not self._closing and bool(self.screen_stack)
+        return self.is_running and not self._closing and bool(self.screen_stack) and self.main.is_running
 
     def on_requests_logged(self, message: RequestsLogged) -> None:
         if not self.drawing:
