@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ from .theming import DEFAULT_THEME, find_palette, load_palettes
 from .widgets.log_view import LogView
 from .widgets.route_tree import RouteTree
 
+# Seconds between updates of the request list while requests keep coming: 20 a second, as
+# often as anyone can read; a request after a quiet spell shows at once.
+LIST_INTERVAL = 0.05
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -102,6 +106,9 @@ class ConsoleApp(App[None]):
         self.bridge = Bridge(running, self)
         self.table = running.table
         self.last_id = 0
+        self._arrived: list[engine.LogSummary] = []  # logged, not yet in the list
+        self._arrival_timer: Timer | None = None
+        self._shown_at = 0.0  # when the list last took new rows (time.monotonic())
         self.entry: dict[str, Any] | None = None  # the selected request, whole
         self.reveal_secrets = False  # Request and Response mask secrets until `v`
         self._pending_entry: int | None = None
@@ -239,10 +246,28 @@ class ConsoleApp(App[None]):
         if not self.drawing:
             return
         fresh = [r for r in message.rows if r.id > self.last_id]
-        if fresh:
-            self.last_id = fresh[-1].id
-            self.main.query_one(LogView).add(fresh)
-            self._update_log_heading()
+        if not fresh:
+            return
+        self.last_id = fresh[-1].id
+        self._arrived.extend(fresh)
+        if self._arrival_timer is None:  # else the rows go with the update already due
+            wait = self._shown_at + LIST_INTERVAL - time.monotonic()
+            if wait <= 0:  # the first for a while: at once
+                self._show_arrived()
+            else:
+                self._arrival_timer = self.set_timer(wait, self._show_arrived)
+
+    def _show_arrived(self) -> None:
+        """Add the rows that arrived since the last update to the list: at most one update per
+        LIST_INTERVAL, however fast requests come, so a load test does not redraw the list
+        more often than anyone can read it."""
+        self._arrival_timer = None
+        if not self.drawing or not self._arrived:
+            return
+        rows, self._arrived = self._arrived, []
+        self._shown_at = time.monotonic()
+        self.main.query_one(LogView).add(rows)
+        self._update_log_heading()
 
     def on_routes_reloaded(self, message: RoutesReloaded) -> None:
         if not self.drawing:

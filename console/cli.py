@@ -269,6 +269,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from engine.feed import WriterProcess
     from engine.server import bind_socket, serve_logged, serve_workers, url_of
 
     _log_to_stderr(logging.INFO, "%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -303,19 +304,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(visible(f"  {conflict.kind}: {conflict.message}"), file=sys.stderr, flush=True)
 
     log_path = _log_path(args)
-    if args.workers > 1:
-        app.close()
-        announce()
-        options = {
-            "convention": args.convention,
-            "debug": args.debug,
-            "import_grace": args.import_grace,
-            "log": log_path,
-            "reload": not args.no_reload,
-        }
-        return serve_workers(app.app_dir, sock, args.workers, options)
-    request_log = RequestLog(log_path) if log_path else None
-    serve_logged(app, sock, announce, log=request_log, reload=not args.no_reload)
+    # The log is written by a process of its own, fed by the server(s): serving pays only for
+    # sending each trace (engine.feed).
+    writer = WriterProcess.start(log_path) if log_path else None
+    try:
+        if args.workers > 1:
+            app.close()
+            announce()
+            options = {
+                "convention": args.convention,
+                "debug": args.debug,
+                "import_grace": args.import_grace,
+                "feed": writer.address if writer else None,
+                "reload": not args.no_reload,
+            }
+            return serve_workers(app.app_dir, sock, args.workers, options)
+        feed = writer.feed() if writer else None
+        serve_logged(app, sock, announce, log=feed, reload=not args.no_reload)
+    finally:
+        if writer is not None:
+            writer.stop()
     return EXIT_OK
 
 

@@ -1,11 +1,12 @@
 """The app process: hypercorn, the engine and the user's route code, under a supervisor.
 
-    python -m engine.child APP --socket-fd N --channel-fd M [--log PATH] [serve's options]
+    python -m engine.child APP --socket-fd N --channel-fd M [--feed ADDRESS] [serve's options]
 
 `engine.supervisor.AppProcess` starts it with the listening socket (bound once by the
 supervisor, so the URL survives restarts) and the write end of a pipe (`engine.channel`).
-Over that pipe it reports what a console shows: `started`, `reloaded` (with the problems),
-`logged` (each batch of rows the request log wrote) and `record` (log records). What route
+Over that pipe it reports what a console shows: `started`, `reloaded` (with the problems)
+and `record` (log records). Each finished trace goes to the supervisor's request log writer
+over `--feed` (`engine.feed`: the log is written in the supervisor, not here). What route
 code prints goes to this process's stdout and stderr, which the supervisor reads too.
 
 It never outlives its supervisor: on Linux the kernel sends it SIGTERM when the parent dies
@@ -33,9 +34,9 @@ from .app import DEFAULT_BODY_LIMIT, create_app
 from .channel import ChannelWriter
 from .discovery import load_routes
 from .events import RoutesReloaded
+from .feed import LogFeed
 from .loader import IMPORT_GRACE
 from .server import serve_logged, serve_workers, url_of
-from .store import LogSummary, RequestLog
 
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE = 1.0  # seconds a clean shutdown may take once the supervisor has gone
@@ -95,13 +96,9 @@ def _reloaded(event: RoutesReloaded) -> dict[str, Any]:
     }
 
 
-def _rows(rows: list[LogSummary]) -> dict[str, Any]:
-    return {"event": "logged", "rows": [row._asdict() for row in rows]}
-
-
 def _serve_workers(args: argparse.Namespace, sock: socket.socket, channel: ChannelWriter) -> int:
     """`--workers N`: hypercorn's worker processes each load the app, follow its files and
-    write the request log; the supervisor follows that log and the files itself."""
+    send their traces to the supervisor's log writer; the supervisor follows the files itself."""
     table = load_routes(args.app, convention=args.convention)
     channel.send(
         {
@@ -116,7 +113,7 @@ def _serve_workers(args: argparse.Namespace, sock: socket.socket, channel: Chann
         "convention": args.convention,
         "debug": args.debug,
         "import_grace": args.import_grace,
-        "log": args.log,
+        "feed": args.feed,
         "reload": not args.no_reload,
     }
     return serve_workers(args.app, sock, args.workers, options)
@@ -127,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("app", type=Path)
     parser.add_argument("--socket-fd", type=int, required=True)
     parser.add_argument("--channel-fd", type=int, required=True)
-    parser.add_argument("--log", type=Path, help="the request log to append to (none without it)")
+    parser.add_argument("--feed", help="the Unix socket of the request log's writer (no log without it)")
     parser.add_argument("--convention")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--no-reload", action="store_true")
@@ -161,9 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import_grace=args.import_grace,
         )
         app.events.subscribe(lambda e: channel.send(_reloaded(e)) if isinstance(e, RoutesReloaded) else None)
-        request_log = RequestLog(args.log) if args.log else None
-        if request_log is not None:
-            request_log.on_written = lambda rows: channel.send(_rows(rows))
+        feed = LogFeed.connect(args.feed) if args.feed else None
 
         def announce() -> None:
             channel.send(
@@ -176,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
             )
 
-        serve_logged(app, sock, announce, log=request_log, reload=not args.no_reload)
+        serve_logged(app, sock, announce, log=feed, reload=not args.no_reload)
     finally:
         channel.close()
     return 0

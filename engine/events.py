@@ -12,6 +12,12 @@ once, on the publisher's thread, after whatever was still queued. Either way sub
 see events in order and one at a time. A subscriber must return quickly, handing slow work
 to a thread of its own as the request log does; one that raises is logged, not fatal.
 
+`subscribe(fn, at_once=True)` is for the one subscriber that must not wait for the batch:
+the request log's feed (`engine.feed.LogFeed`), which hands each trace to the kernel while
+its request is still being answered, so a process that dies a moment later has lost no
+answered request. It is called in `publish`, on the publisher's thread, and must be
+thread-safe and cheap.
+
 PERF: there is no delivery thread. One that woke every few milliseconds took the GIL from
 the event loop at each wake: under load it cost the server about 5% of its requests per
 second (bench_serve, side by side), more than building the traces. A timer on the loop
@@ -90,6 +96,7 @@ Subscriber = Callable[[Any], None]
 class EventSink:
     def __init__(self) -> None:
         self._subscribers: tuple[Subscriber, ...] = ()
+        self._at_once: tuple[Subscriber, ...] = ()
         self._queue: collections.deque[object] = collections.deque()
         self._pending: asyncio.AbstractEventLoop | None = None  # the loop whose timer is set
         # Held while delivering, so that subscribers are called one event at a time, in
@@ -98,19 +105,28 @@ class EventSink:
         self._draining = False
         self._subscribing = threading.Lock()
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+    def subscribe(self, subscriber: Subscriber, *, at_once: bool = False) -> Callable[[], None]:
         with self._subscribing:
-            self._subscribers = (*self._subscribers, subscriber)
+            if at_once:
+                self._at_once = (*self._at_once, subscriber)
+            else:
+                self._subscribers = (*self._subscribers, subscriber)
 
         def unsubscribe() -> None:
             with self._subscribing:
                 self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+                self._at_once = tuple(s for s in self._at_once if s is not subscriber)
 
         return unsubscribe
 
     def publish(self, event: object) -> None:
-        # PERF: with no subscriber an event costs one attribute read; with some, a deque
+        # PERF: with no subscriber an event costs two attribute reads; with some, a deque
         # append, and once per batch a timer.
+        for now in self._at_once:
+            try:
+                now(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %s", now, type(event).__name__)
         if not self._subscribers:
             return
         self._queue.append(event)

@@ -27,6 +27,7 @@ from hypercorn.config import Config
 
 from .app import RouteApp
 from .events import ServerStarted, ServerStopped
+from .feed import LogFeed
 from .reload import Reloader
 from .store import RequestLog
 
@@ -181,11 +182,12 @@ def serve_logged(
     sock: socket.socket,
     announce: Callable[[], None] = lambda: None,
     *,
-    log: RequestLog | None,
+    log: RequestLog | LogFeed | None,
     reload: bool,
 ) -> None:
-    """`serve_forever` with every request written to `log` and, with `reload`, the files
-    watched; both stopped (the log written out) when the server stops."""
+    """`serve_forever` with every request sent to `log` (written here by a `RequestLog`'s
+    thread, or by another process through a `LogFeed`) and, with `reload`, the files
+    watched; both stopped (what is queued sent or written) when the server stops."""
     if log is not None:
         log.attach(app.events)
     reloader = Reloader(app) if reload else None

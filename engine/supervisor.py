@@ -2,13 +2,13 @@
 dev server do: the user's code can exit, crash, spin or segfault, and the supervisor (the
 console) stays up, says why, and starts it again.
 
-    app = AppProcess("./app", port=0, log_path=path, on_message=print)
+    app = AppProcess("./app", port=0, feed=log_server.address, on_message=print)
     url = app.start()      # binds 127.0.0.1 once; the URL outlives every restart
     app.restart()          # a handler stuck in a loop: SIGTERM, then SIGKILL
     app.stop()             # within `timeout` seconds, whatever the child does
 
 `on_message(message)` is called on the supervisor's reader threads with each dict the child
-sends over its channel (`started`, `reloaded`, `logged`, `record`: see `engine.child`) and
+sends over its channel (`started`, `reloaded`, `record`: see `engine.child`) and
 with the supervisor's own:
 
     {"event": "output", "stream": "stdout"|"stderr", "text": line}   what route code printed
@@ -42,9 +42,10 @@ from .channel import ChannelError, read_frames
 from .discovery import load_routes
 from .errors import EngineError
 from .events import AppExited, AppRestarting, EventSink, RoutesReloaded, ServerStarted
+from .feed import LogServer
 from .loader import IMPORT_GRACE
 from .server import DEFAULT_HOST, bind_socket, url_of
-from .store import LogSummary, RequestLog, choose_log_path
+from .store import RequestLog, choose_log_path
 from .table import Conflict, RouteTable
 from .watched import WatchedEngine
 
@@ -66,7 +67,7 @@ class AppProcess:
         *,
         host: str = DEFAULT_HOST,
         port: int = 0,
-        log_path: Path | None = None,
+        feed: str | None = None,
         convention: str | None = None,
         reload: bool = True,
         debug: bool = False,
@@ -79,8 +80,8 @@ class AppProcess:
         self.host, self.port = host, port
         self.on_message = on_message
         self._args = [str(self.app_dir.resolve())]
-        if log_path is not None:
-            self._args += ["--log", str(log_path)]
+        if feed is not None:
+            self._args += ["--feed", feed]
         if convention:
             self._args += ["--convention", convention]
         if not reload:
@@ -271,7 +272,8 @@ class SupervisedEngine:
     The route tree is read from the files here (with `ast`, never importing them) and takes
     the app process's own problems (import errors, imports still running) from its reports.
     Its reports become the same events an in-process `Engine` publishes (`RoutesReloaded`,
-    `ServerStarted`, `ServerStopped`), its log rows reach `log.on_written`, and its log
+    `ServerStarted`, `ServerStopped`). Its traces come over a `LogFeed` to the `LogServer`
+    here, which writes the request log and hands each batch's rows to `log.on_written`. Its log
     records and printed lines are logged here under `routeconsole.app`, where the console's
     Server log pane reads them. `AppExited` and `AppRestarting` say when it died and when it
     comes back.
@@ -298,19 +300,21 @@ class SupervisedEngine:
         self._table = load_routes(self.app_dir, convention=convention)  # first: a missing APP is an error
         log_path, self._scratch = choose_log_path(self.app_dir, log)
         self.persistent = self._scratch is None
-        # With several workers the channel carries only the master's news: each worker writes
-        # the log and follows the files itself, and the console follows both as `watch` does.
-        self._follower = WatchedEngine(self.app_dir, log=log_path, convention=convention) if workers > 1 else None
-        if self._follower is not None:
-            self.events, self.log = self._follower.events, self._follower.log
-        else:
-            self.events, self.log = EventSink(), RequestLog(log_path)  # the log is read here, written there
+        # The request log is written here, fed by the app process (or each worker) over a socket.
+        self.log = RequestLog(log_path)
+        self.log_server = LogServer(self.log)
+        # With several workers the channel carries only the master's news: each worker follows
+        # the files itself, and the console follows them too, as `watch` does.
+        self._follower = (
+            WatchedEngine(self.app_dir, log=log_path, convention=convention, follow_log=False) if workers > 1 else None
+        )
+        self.events = self._follower.events if self._follower is not None else EventSink()
         self.watching = reload
         self.process = AppProcess(
             self.app_dir,
             host=host,
             port=port,
-            log_path=log_path,
+            feed=self.log_server.address,
             convention=convention,
             reload=reload,
             debug=debug,
@@ -329,6 +333,7 @@ class SupervisedEngine:
         return self._follower.table if self._follower is not None else self._table
 
     def start(self) -> str:
+        self.log_server.start()
         self.url = self.process.start()
         if self._follower is not None:
             self._follower.url = self.url
@@ -344,11 +349,11 @@ class SupervisedEngine:
 
     def stop(self, timeout: float = 2.0) -> list[str]:
         self.process.stop(timeout)
+        self.log_server.stop()  # what the app process sent before it stopped is written
         if self._follower is not None:
             self._follower.stop()
-        else:
-            self.events.flush()
-            self.log.close()
+        self.events.flush()
+        self.log.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
         return []
@@ -367,12 +372,7 @@ class SupervisedEngine:
 
     def _on_message(self, message: Message) -> None:
         event = message.get("event")
-        if event == "logged":
-            rows = [LogSummary(**row) for row in message["rows"]]
-            on_written = self.log.on_written
-            if on_written is not None:
-                on_written(rows)
-        elif event == "record":
+        if event == "record":
             logging.getLogger(str(message["name"])).log(int(message["level"]), "%s", message["message"])
         elif event == "output":
             app_log.info("%s: %s", message["stream"], message["text"])

@@ -43,6 +43,7 @@ class WatchedEngine:
         log: Path | None = None,
         convention: str | None = None,
         poll_interval: float = POLL_INTERVAL,
+        follow_log: bool = True,
     ) -> None:
         self.app_dir = Path(app_dir)
         self.convention = convention
@@ -57,6 +58,7 @@ class WatchedEngine:
         self._reloader = Reloader(self)
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self.follow_log = follow_log  # False: the log's new rows reach on_written some other way
 
     @property
     def table(self) -> RouteTable:
@@ -64,10 +66,11 @@ class WatchedEngine:
 
     def start(self) -> str | None:
         """Follow the log and the files; the URL requests are sent to."""
-        newest = self.log.summaries(limit=1)
-        after = newest[-1].id if newest else 0
-        self._poller = threading.Thread(target=self._poll, args=(after,), name="routeconsole-follow", daemon=True)
-        self._poller.start()
+        if self.follow_log:
+            newest = self.log.summaries(limit=1)
+            after = newest[-1].id if newest else 0
+            self._poller = threading.Thread(target=self._poll, args=(after,), name="routeconsole-follow", daemon=True)
+            self._poller.start()
         self._reloader.start()
         return self.url
 

@@ -1,7 +1,7 @@
 """The app a hypercorn worker process loads for `routeconsole serve --workers N`.
 
-Each worker loads the app, follows file changes and appends to the shared request log
-itself; SQLite serialises the writers.
+Each worker loads the app, follows file changes and sends its traces to the one request
+log writer (`engine.feed`), over a connection of its own.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import atexit
 import logging
 import os
 import sys
-from pathlib import Path
 
 from .app import create_app
 from .child import die_with_parent
+from .feed import LogFeed
 from .loader import IMPORT_GRACE
 from .reload import Reloader
-from .store import RequestLog
 from .visible import VisibleFormatter
 
 # Route code's exceptions reach the worker's stderr (a terminal) through these records: show
@@ -41,14 +40,14 @@ app = create_app(
     import_grace=float(_env("IMPORT_GRACE") or IMPORT_GRACE),
 )
 
-if _env("LOG"):
-    _log = RequestLog(Path(_env("LOG")))
-    _log.attach(app.events)
+if _env("FEED"):
+    _feed = LogFeed.connect(_env("FEED"))
+    _feed.attach(app.events)
 
     @atexit.register
-    def _close_log() -> None:
+    def _close_feed() -> None:
         app.events.flush()
-        _log.close()
+        _feed.close()
 
 
 if _env("RELOAD") == "True":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -19,6 +20,7 @@ settings.register_profile("ci", settings.get_profile("default"), derandomize=Tru
 settings.register_profile("thorough", settings.get_profile("default"), max_examples=20_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
+ROUTECONSOLE = str(Path(sys.executable).parent / "routeconsole")  # the installed command, for CLI tests
 GET_HANDLER = "async def GET(request):\n    return {'ok': True}\n"
 
 MakeApp = Callable[[Mapping[str, str] | Iterable[str]], Path]

@@ -22,8 +22,14 @@ What it measures, in one run and in this order, each app on its own fresh server
    `RequestFinished` events, so every trace is built *and* delivered.
 4. engine + 1 middleware: the same, `GET /orders/42` on `orders/[id]/route.py`, which has
    `middleware = [passthrough]` (`async def passthrough(request, next): return await next()`).
-4b. engine + request log: (3) with a `RequestLog` attached, as `serve` ships (issue 11's bar:
-   >= 0.9x bare with the log on).
+4b. engine + request log: (3) with the request log on, as `serve` ships: each trace sent
+   over a Unix socket to a log writer process (`engine.feed.WriterProcess`), which appends
+   it to SQLite (bar: >= 0.9x bare with the log on). The report checks that the log holds
+   one row per trace. The writer process runs beside the server and, with --pin, shares its
+   CPU (it inherits the affinity).
+4c. starlette sync: a plain `def` endpoint on `/sync`, which Starlette runs in its thread pool.
+4d. engine sync + log: a plain `def GET` on `sync/[id]/route.py`, which the engine runs in
+   its thread pool, with the request log on as `serve` ships (bar: at least 4c).
 5. bare ASGI again, to show how much the machine drifted during the run.
 
 Each app is served by hypercorn (asyncio loop, 1 worker, access log off, error log at
@@ -59,8 +65,9 @@ under valgrind (callgrind) for 100 and then 1,100 requests, the difference givin
 instructions one request costs the server process, hypercorn included.
 
 Reported per app: requests/s, p50 and p99 latency, requests completed, non-2xx responses,
-socket errors, and the ratio to bare ASGI (the median of all bare runs). The bar: engine
-(tracing on) >= 0.9x bare. The middleware row is information only. Bars are a report, not
+socket errors, and the ratio to bare ASGI (the median of all bare runs). The bars: engine
+(tracing on) and engine + request log >= 0.9x bare; engine sync + log >= starlette sync.
+The middleware row is information only. Bars are a report, not
 a test: the exit code is 1 only when a check fails (a wrong answer, a non-2xx response, or
 the trace count not matching the requests).
 """
@@ -112,6 +119,14 @@ async def GET(request, params):
     return Response("Hello, world!")
 """
 
+SYNC_ROUTE_FILE = """\
+from engine import Response
+
+
+def GET(request, params):
+    return Response("Hello, world!")
+"""
+
 MIDDLEWARE_ROUTE_FILE = """\
 from engine import Response
 
@@ -133,7 +148,9 @@ class Case:
     label: str
     kind: str  # what the child serves: bare | starlette | engine
     path: str
-    bar: str = ""  # "pass" (the bar decides PASS/FAIL), "info" (printed only), "" (none)
+    # "pass": >= BAR x bare decides PASS/FAIL; "sync": at least Starlette's sync endpoint;
+    # "info": printed only; "": none
+    bar: str = ""
 
 
 CASES = (
@@ -141,7 +158,9 @@ CASES = (
     Case("starlette", "starlette", "/"),
     Case("engine (tracing on)", "engine", "/users/42", bar="pass"),
     Case("engine + 1 middleware", "engine", "/orders/42", bar="info"),
-    Case("engine + request log", "engine-log", "/users/42", bar="info"),
+    Case("engine + request log", "engine-log", "/users/42", bar="pass"),
+    Case("starlette sync", "starlette", "/sync"),
+    Case("engine sync + log", "engine-log", "/sync/42", bar="sync"),
     Case("bare ASGI (again)", "bare", "/"),
 )
 
@@ -200,7 +219,10 @@ def starlette_app() -> Any:
     async def hello(request: Any) -> PlainTextResponse:
         return PlainTextResponse("Hello, world!")
 
-    return Starlette(routes=[Route("/", hello)])
+    def hello_sync(request: Any) -> PlainTextResponse:  # run in Starlette's thread pool
+        return PlainTextResponse("Hello, world!")
+
+    return Starlette(routes=[Route("/", hello), Route("/sync", hello_sync)])
 
 
 class FinishedCounter:
@@ -224,6 +246,7 @@ def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[],
     import tempfile
 
     import engine
+    from engine.feed import WriterProcess
 
     sink = engine.EventSink()
     counter = FinishedCounter()
@@ -231,17 +254,24 @@ def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[],
     app = engine.create_app(app_dir, events=sink)
     if app.table.conflicts:
         raise SystemExit(f"bench_serve: the engine app has problems: {app.table.conflicts}")
-    # As `serve` ships: every request appended to the SQLite log, off the request path.
-    request_log = engine.RequestLog(Path(tempfile.mkdtemp()) / "log.sqlite3") if logged else None
-    if request_log is not None:
-        request_log.attach(sink)
+    # As `serve` ships: every trace sent to a log writer process, which appends it to the
+    # SQLite log (engine.feed).
+    log_path = Path(tempfile.mkdtemp()) / "log.sqlite3"
+    writer = WriterProcess.start(log_path) if logged else None
+    feed = writer.feed() if writer is not None else None
+    if feed is not None:
+        feed.attach(sink)
 
     def report() -> dict[str, int]:
         delivered = sink.flush(STOP_TIMEOUT)
         app.close()
-        if request_log is not None:
-            request_log.close()
-        return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered)}
+        counts = {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered)}
+        if feed is not None and writer is not None:
+            feed.close()
+            writer.stop()
+            with contextlib.closing(engine.RequestLog(log_path)) as written:
+                counts["logged"] = len(written.summaries())
+        return counts
 
     return app, report
 
@@ -295,7 +325,7 @@ def serve_child(kind: str, app_dir: str, fd: str) -> int:
 
 def write_engine_app(root: Path) -> Path:
     app_dir = root / "app"
-    for folder, source in (("users", ROUTE_FILE), ("orders", MIDDLEWARE_ROUTE_FILE)):
+    for folder, source in (("users", ROUTE_FILE), ("orders", MIDDLEWARE_ROUTE_FILE), ("sync", SYNC_ROUTE_FILE)):
         route = app_dir / folder / "[id]" / "route.py"
         route.parent.mkdir(parents=True)
         route.write_text(source)
@@ -638,24 +668,32 @@ def check_traces(row: Row, connections: int) -> bool:
     # a request the client gave up on (a socket error) may still have been served.
     slack = 2 * connections + row.warmup.errors + row.load.errors
     good = row.report.get("flushed") == 1 and ok == finished and 0 <= extra <= slack
+    logged = row.report.get("logged")
+    if logged is not None:  # the log writer process wrote every trace the server finished
+        good = good and logged == finished
     print(
         f"  {row.case.label}: {finished:,} RequestFinished delivered ({ok:,} 2xx) for {completed:,} requests "
         f"completed by the client (warm-up {row.warmup.requests:,} + run {row.load.requests:,} + "
-        f"{row.probes} probe); {extra:+,} in flight at the stop: {'ok' if good else 'MISMATCH'}"
+        f"{row.probes} probe); {extra:+,} in flight at the stop"
+        + ("" if logged is None else f"; {logged:,} rows in the log")
+        + f": {'ok' if good else 'MISMATCH'}"
     )
     return good
 
 
 def print_bars(rows: list[Row], base: float) -> None:
+    sync = next((r.load.rps / base for r in rows if r.case.label == "starlette sync"), None)
     for row in rows:
         ratio = row.load.rps / base
         if row.case.bar == "pass":
-            verdict = "PASS" if ratio >= BAR else "FAIL"
+            verdict, bar = ("PASS" if ratio >= BAR else "FAIL"), f"{BAR}x"
+        elif row.case.bar == "sync" and sync is not None:
+            verdict, bar = ("PASS" if ratio >= sync else "FAIL"), f"{sync:.2f}x, starlette sync"
         elif row.case.bar == "info":
-            verdict = "info"
+            verdict, bar = "info", f"{BAR}x"
         else:
             continue
-        print(f"{verdict:<5} {row.case.label}: {ratio:.2f}x bare ASGI (bar: >= {BAR}x)")
+        print(f"{verdict:<5} {row.case.label}: {ratio:.2f}x bare ASGI (bar: >= {bar})")
 
 
 def report(runs: list[list[Row]], connections: int, describe: str) -> int:

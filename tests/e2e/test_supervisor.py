@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from engine.channel import ChannelWriter, read_frames
+from engine.feed import LogServer
 from engine.store import RequestLog
 from engine.supervisor import AppProcess
 from tests.conftest import write_app
@@ -59,13 +60,20 @@ class Messages:
 def supervised(tmp_path: Path) -> Iterator[tuple[AppProcess, Messages, Path]]:
     messages = Messages()
     log_path = tmp_path / "log.sqlite3"
-    app = AppProcess(write_app(tmp_path / "app", APP), log_path=log_path, on_message=messages)
+    # The request log is written here, as the console writes it: fed by the app process.
+    request_log = RequestLog(log_path)
+    request_log.on_written = lambda rows: messages({"event": "logged", "rows": [r._asdict() for r in rows]})
+    writer = LogServer(request_log)
+    writer.start()
+    app = AppProcess(write_app(tmp_path / "app", APP), feed=writer.address, on_message=messages)
     app.start()
     try:
         messages.wait_for(lambda: messages.of("started"))
         yield app, messages, log_path
     finally:
         app.stop()
+        writer.stop()
+        request_log.close()
 
 
 def test_the_channel_carries_whole_frames_in_order() -> None:
@@ -114,6 +122,50 @@ def test_os_exit_in_a_handler_restarts_the_app_and_loses_no_logged_request(
     log = RequestLog(log_path)
     try:
         assert [r.path for r in log.summaries()] == ["/ok"] * 4
+    finally:
+        log.close()
+
+
+def test_os_exit_under_load_loses_no_answered_request(supervised: tuple[AppProcess, Messages, Path]) -> None:
+    """Requests answered by the app process before it died are in the log, also under load:
+    each trace reaches the log writer's socket before its response is complete."""
+    app, messages, log_path = supervised
+    answered: list[str] = []
+    stop = threading.Event()
+
+    def client(worker: int) -> None:
+        with httpx.Client(base_url=str(app.url), timeout=5) as http:
+            for n in range(10_000):
+                if stop.is_set():
+                    return
+                query = f"w={worker}&n={n}"
+                try:
+                    if http.get(f"/ok?{query}").status_code == 200:
+                        answered.append(query)
+                except httpx.HTTPError:
+                    return  # the process died under this connection
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(answered) < 300 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{app.url}/die", timeout=5)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(answered) >= 300
+    messages.wait_for(lambda: messages.of("exited"))
+    log = RequestLog(log_path)
+    try:
+        logged: set[str] = set()
+        deadline = time.monotonic() + 10
+        while not set(answered) <= logged and time.monotonic() < deadline:
+            logged = {r.query for r in log.summaries()}
+            time.sleep(0.05)
+        assert set(answered) - logged == set()
     finally:
         log.close()
 

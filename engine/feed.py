@@ -1,0 +1,514 @@
+"""The request log's feed: finished traces leave the process that serves for the one that writes.
+
+    serving process                              writing process
+    LogFeed ── frames over a Unix socket ──────▶ LogServer ──▶ RequestLog (SQLite, WAL)
+    (subscribed to the app's EventSink)          (a thread: the console's supervisor,
+                                                  or `python -m engine.logwriter` for `serve`)
+
+Why the log is written in another process: measured with callgrind (`bench_serve.py
+--instructions`), a request log written by a thread inside the serving process cost that
+process 256,000 instructions per request (JSON-encoding the trace, SQLite, and the writer
+thread waking to take the interpreter lock from the event loop): a third more than
+hypercorn's own ~940,000, and 0.77x a bare ASGI app in requests/s. Here the serving
+process only flattens a trace into a tuple of strings, numbers and bytes, `marshal`s it
+(~2 us) and sends it on a non-blocking socket (~2 us); the JSON and SQLite work happens
+in a process that does not serve.
+
+Frames: a 4-byte big-endian length, then `marshal.dumps(to_wire(trace))`. A Unix stream
+socket, not a pipe: several worker processes connect to one `LogServer` each on a
+connection of their own, so frames never interleave. The socket lives in a folder only
+this user can enter (`mkdtemp`, 0700).
+
+`marshal` and trust: marshal is not meant for data from strangers, and the frames come from
+the process running route code. That code already runs as this user with this user's
+powers (it can signal or trace the console); the reader still checks each frame's shape
+and drops, with a warning, any that is not a trace, and a frame too large to be one closes
+that connection instead of being read.
+
+Losing nothing: each trace is handed to the kernel as it is published, before the last
+part of its response is sent (`EventSink.subscribe(..., at_once=True)`), so a serving
+process that dies (os._exit, a segfault, SIGKILL) leaves the trace of every request it had
+answered in the socket, and the writer reads them all before it notices the end. Only when
+the writer falls behind by more than the socket's buffer do frames wait in the serving
+process (`LogFeed`'s drain thread), and only those would die with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import marshal
+import selectors
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Final, cast, get_args
+
+from .events import EventSink, RequestFinished
+from .trace import Layer, Message, Outcome, Span, SpanKind, Trace
+
+log = logging.getLogger("routeconsole.log")
+
+FRAME: Final = struct.Struct(">I")
+MAX_FRAME: Final = 16 * 1024 * 1024  # a trace keeps at most 1 MiB of each body: far above any real frame
+MAX_PENDING: Final = 256 * 1024 * 1024  # bytes a feed holds while its writer catches up; then it drops
+MAX_BATCH: Final = 2000  # traces per transaction
+# PERF: seconds a trace may wait for others to share its transaction. A commit per trace
+# cost the writer ~4x more CPU under load; 20 ms keeps commits under 50/s, and a request
+# still reaches the console's list well inside the 100 ms a person notices.
+GATHER: Final = 0.02
+DRAIN_TIMEOUT: Final = 10.0  # seconds a stopping writer waits for its feeds to finish
+WIRE_VERSION: Final = 1
+_KINDS: Final = frozenset(get_args(SpanKind))
+_LAYERS: Final = frozenset(get_args(Layer))
+_OUTCOMES: Final = frozenset(get_args(Outcome))
+
+
+class FeedError(ValueError):
+    """A frame that does not hold a trace."""
+
+
+# The wire form of a trace --------------------------------------------------------------
+
+
+def to_wire(trace: Trace) -> tuple[Any, ...]:
+    """A trace as a tuple of marshal-able values (str, int, float, bytes, None, lists, dicts)."""
+    request, response = trace.request, trace.response
+    return (
+        WIRE_VERSION,
+        trace.id,
+        trace.time,
+        trace.method,
+        trace.path,
+        trace.query,
+        trace.status,
+        trace.duration_ms,
+        trace.route,
+        tuple(trace.client) if trace.client else None,
+        trace.source,
+        trace.replay_of,
+        (request.headers, request.body, request.truncated, request.size),
+        (response.headers, response.body, response.truncated, response.size),
+        [
+            (s.kind, s.layer, s.name, s.file, s.line, s.start_ms, s.duration_ms, s.outcome, s.context, s.error)
+            for s in trace.spans
+        ],
+    )
+
+
+def from_wire(data: bytes) -> Trace:
+    """The trace a frame holds; `FeedError` if it holds anything else."""
+    # PERF: `type(x) is T` checks, field by field: the writer checks every trace it writes.
+    try:
+        value: Any = marshal.loads(data)
+    except (ValueError, TypeError, EOFError) as exc:
+        raise FeedError(f"a frame that is not marshal data ({exc})") from exc
+    if type(value) is not tuple or len(value) != 15 or value[0] != WIRE_VERSION:
+        raise FeedError("a frame that is not a trace of this version")
+    (_, id_, at, method, path, query, status, duration, route, client, source, replay_of, rq, rs, spans) = value
+    if not (
+        type(id_) is str
+        and type(at) is float
+        and type(method) is str
+        and type(path) is str
+        and type(query) is str
+        and type(status) is int
+        and type(duration) is float
+        and type(source) is str
+        and type(spans) is list
+        and (replay_of is None or type(replay_of) is int)
+        and (client is None or (type(client) is tuple and len(client) == 2 and type(client[0]) is str))
+        and (route is None or (type(route) is dict and _plain(route)))
+    ):
+        raise FeedError("a frame whose fields are not a trace's")
+    return Trace(
+        id_,
+        at,
+        method,
+        path,
+        query,
+        status=status,
+        duration_ms=duration,
+        route=route,
+        request=_message(rq),
+        response=_message(rs),
+        spans=[_span(s) for s in spans],
+        client=client,
+        source=source,
+        replay_of=replay_of,
+    )
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """Whether `value` is JSON's kind of data (what a trace's route holds)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, list | tuple):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _message(value: Any) -> Message:
+    if not (type(value) is tuple and len(value) == 4):
+        raise FeedError("a frame whose request or response is not a message")
+    headers, body, truncated, size = value
+    if not (
+        type(headers) is list
+        and type(body) is bytes
+        and type(truncated) is bool
+        and type(size) is int
+        and all(type(h) is tuple and len(h) == 2 and type(h[0]) is bytes and type(h[1]) is bytes for h in headers)
+    ):
+        raise FeedError("a frame whose message fields are not a message's")
+    return Message(headers, body, truncated, size)
+
+
+def _span(value: Any) -> Span:
+    if not (type(value) is tuple and len(value) == 10):
+        raise FeedError("a frame whose span is not a span")
+    kind, layer, name, file, line, start, duration, outcome, context, error = value
+    if not (
+        kind in _KINDS
+        and layer in _LAYERS
+        and (outcome is None or outcome in _OUTCOMES)
+        and type(name) is str
+        and type(start) is float
+        and type(duration) is float
+        and (file is None or type(file) is str)
+        and (line is None or type(line) is int)
+        and (error is None or type(error) is str)
+        and type(context) is list
+        and all(type(item) is str for item in context)
+    ):
+        raise FeedError("a frame whose span fields are not a span's")
+    return Span(cast(SpanKind, kind), cast(Layer, layer), name, file, line, start, duration, outcome, context, error)
+
+
+# The serving end ------------------------------------------------------------------------
+
+
+class LogFeed:
+    """Sends each finished trace to a `LogServer`: `attach(sink)`, and `close()` when done.
+
+    `send` never blocks: a frame goes to the socket at once; what the socket cannot take
+    (its writer is behind) waits here, for a thread that sends it as the socket drains.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._pending = bytearray()
+        self._cond = threading.Condition()
+        self._open = True
+        self._closing = False
+        self._drainer: threading.Thread | None = None
+        self._unsubscribe: Any = None
+        self.dropped = 0  # traces dropped: the writer had gone, or fell MAX_PENDING behind
+
+    @classmethod
+    def connect(cls, address: str) -> LogFeed:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            raise
+        sock.set_inheritable(False)  # programs route code starts must not hold the log open
+        return cls(sock)
+
+    def attach(self, sink: EventSink) -> None:
+        # At once, not batched: the trace reaches the kernel before its response is complete.
+        self._unsubscribe = sink.subscribe(self._on_event, at_once=True)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, RequestFinished):
+            self.send(event.trace)
+
+    def send(self, trace: Trace) -> None:
+        data = marshal.dumps(to_wire(trace))
+        frame = FRAME.pack(len(data)) + data
+        with self._cond:
+            if not self._open:
+                self.dropped += 1
+                return
+            if self._pending:  # frames wait already: keep the order
+                self._hold(frame)
+                return
+            try:
+                sent = self._sock.send(frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError:  # the writer has gone
+                self._open = False
+                self.dropped += 1
+                return
+            if sent < len(frame):
+                self._hold(memoryview(frame)[sent:])
+
+    def _hold(self, rest: bytes | memoryview) -> None:
+        # Called holding the condition.
+        if len(self._pending) + len(rest) > MAX_PENDING:
+            self.dropped += 1
+            return
+        self._pending += rest
+        if self._drainer is None:
+            self._drainer = threading.Thread(target=self._drain, name="routeconsole-log-feed", daemon=True)
+            self._drainer.start()
+        self._cond.notify_all()
+
+    def _drain(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._sock, selectors.EVENT_WRITE)
+        with selector:
+            while True:
+                with self._cond:
+                    while not self._pending and not self._closing:
+                        self._cond.wait()
+                    if not self._pending:
+                        return
+                selector.select(0.5)  # until the socket takes more
+                with self._cond:
+                    try:
+                        sent = self._sock.send(self._pending)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        self._open = False
+                        self._pending.clear()
+                        self._cond.notify_all()
+                        return
+                    del self._pending[:sent]
+                    if not self._pending:
+                        self._cond.notify_all()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop listening; send what waits (for up to `timeout` seconds); close the socket."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            while self._pending and self._open and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            self._open = False
+        self._sock.close()
+
+
+# The writing end ------------------------------------------------------------------------
+
+
+class LogServer:
+    """Reads frames from every `LogFeed` connected to `address` and appends them to `log`.
+
+    One thread: it accepts feeds, reads whatever they sent, and writes each round's traces
+    in one transaction (under load the rounds grow, so commits stay few). A feed that ends
+    (its process exited, or died) is read to its last whole frame first.
+    """
+
+    def __init__(self, request_log: Any, listener: socket.socket | None = None) -> None:
+        self.log = request_log  # a RequestLog: write_batch(traces) appends and tells on_written
+        self._folder: Path | None = None
+        if listener is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(str(self._folder / "log.sock"))
+            listener.listen(64)
+        listener.set_inheritable(False)
+        listener.setblocking(False)
+        self._listener: socket.socket | None = listener
+        self.address: str = listener.getsockname()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve, name="routeconsole-log-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Stop taking new feeds, read the connected ones to their end (up to `timeout`
+        seconds), write everything, then return."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        if self._thread is not None:
+            self._thread.join(timeout + 1.0)
+        self._wake_w.close()
+
+    def serve(self, stop_fd: int | None = None) -> None:
+        """Run until `stop()` (or `stop_fd` becomes readable: its writer closed it)."""
+        selector = selectors.DefaultSelector()
+        assert self._listener is not None
+        selector.register(self._listener, selectors.EVENT_READ, "accept")
+        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        if stop_fd is not None:
+            selector.register(stop_fd, selectors.EVENT_READ, "wake")
+        buffers: dict[socket.socket, bytearray] = {}
+        batch: list[Trace] = []
+        write_at = 0.0  # when the batch's first trace has waited GATHER
+        deadline: float | None = None  # stopping: when to give up on feeds still open
+        try:
+            while True:
+                if self._stopping and deadline is None:
+                    deadline = time.monotonic() + DRAIN_TIMEOUT
+                    self._stop_listening(selector, buffers)
+                if deadline is not None and (not buffers or time.monotonic() > deadline):
+                    break
+                waits = [t - time.monotonic() for t in (deadline, write_at if batch else None) if t is not None]
+                for key, _ in selector.select(max(0.0, min(waits)) if waits else None):
+                    if key.data == "accept":
+                        self._accept(selector, buffers)
+                    elif key.data == "wake":
+                        self._stopping = True
+                        selector.unregister(key.fileobj)
+                    else:
+                        if not batch:
+                            write_at = time.monotonic() + GATHER
+                        self._read(selector, key.fileobj, buffers, batch)  # type: ignore[arg-type]
+                if batch and (len(batch) >= MAX_BATCH or time.monotonic() >= write_at or self._stopping):
+                    self._write(batch)
+                    batch = []
+        finally:
+            self._write(batch)
+            self._stop_listening(selector, buffers)
+            for conn in buffers:
+                conn.close()
+            selector.close()
+            self._wake_r.close()
+
+    def _stop_listening(self, selector: selectors.BaseSelector, buffers: dict[socket.socket, bytearray]) -> None:
+        if self._listener is not None:
+            while self._accept(selector, buffers):  # a feed that connected and sent before it was taken
+                pass
+            selector.unregister(self._listener)
+            self._listener.close()
+            self._listener = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def _accept(self, selector: selectors.BaseSelector, buffers: dict[socket.socket, bytearray]) -> bool:
+        assert self._listener is not None
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:  # none waiting
+            return False
+        conn.set_inheritable(False)
+        conn.setblocking(False)
+        buffers[conn] = bytearray()
+        selector.register(conn, selectors.EVENT_READ, "feed")
+        return True
+
+    def _read(
+        self,
+        selector: selectors.BaseSelector,
+        conn: socket.socket,
+        buffers: dict[socket.socket, bytearray],
+        traces: list[Trace],
+    ) -> None:
+        buffer = buffers[conn]
+        ended = False
+        while True:  # all it has now, so a busy feed makes big batches
+            try:
+                chunk = conn.recv(1 << 20)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                ended = True
+                break
+            buffer += chunk
+            if len(chunk) < 1 << 20:
+                break
+        offset = 0
+        while len(buffer) - offset >= FRAME.size:
+            (size,) = FRAME.unpack_from(buffer, offset)
+            if size > MAX_FRAME:
+                log.error("a log feed sent a frame of %d bytes: it is out of step, and is closed", size)
+                ended, offset = True, len(buffer)
+                break
+            end = offset + FRAME.size + size
+            if end > len(buffer):
+                break
+            try:
+                traces.append(from_wire(bytes(buffer[offset + FRAME.size : end])))
+            except FeedError as exc:
+                log.warning("a log feed sent %s; dropped", exc)
+            offset = end
+        del buffer[:offset]
+        if ended:
+            if buffer:
+                log.warning("a log feed ended in the middle of a frame (%d bytes lost)", len(buffer))
+            selector.unregister(conn)
+            conn.close()
+            del buffers[conn]
+
+    def _write(self, traces: list[Trace]) -> None:
+        if traces:
+            self.log.write_batch(traces)
+
+
+# `serve`'s writer: the same LogServer in a process of its own -----------------------------
+
+
+class WriterProcess:
+    """`python -m engine.logwriter`: a `LogServer` for `serve`, in a process that does not serve.
+
+    writer = WriterProcess.start(log_path); feed = writer.feed(); feed.attach(app.events)
+    ...; feed.close(); writer.stop()
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], address: str, folder: Path) -> None:
+        self.process = process
+        self.address = address
+        self._folder = folder
+
+    @classmethod
+    def start(cls, log_path: Path) -> WriterProcess:
+        from .store import connect
+
+        connect(log_path).close()  # a log that cannot be opened is an error here, not in the writer
+        folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
+        address = str(folder / "log.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(address)
+        listener.listen(64)  # bound here, so a feed can connect before the writer has started
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "engine.logwriter", str(log_path), "--listen-fd", str(listener.fileno())],
+                stdin=subprocess.PIPE,  # the lifeline: it closes when this process stops or dies
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()
+        return cls(process, address, folder)
+
+    def feed(self) -> LogFeed:
+        return LogFeed.connect(self.address)
+
+    def stop(self, timeout: float = DRAIN_TIMEOUT + 2.0) -> int | None:
+        """Tell the writer to finish (it writes what its feeds sent); its exit code."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("the request log's writer did not finish in %g s; stopped", timeout)
+            self.process.kill()
+            code = self.process.wait()
+        shutil.rmtree(self._folder, ignore_errors=True)
+        return code

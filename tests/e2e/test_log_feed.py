@@ -1,0 +1,216 @@
+"""The request log's feed: traces leave the serving process for the writer over a real Unix
+socket (engine.feed), and `serve`'s writer process writes them whatever happens to `serve`."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.feed import FRAME, FeedError, LogFeed, LogServer, from_wire, to_wire
+from engine.store import RequestLog
+from engine.trace import Message, Span, Trace
+from tests.conftest import ROUTECONSOLE, write_app
+
+APP = {"items/[id]/route.py": "def GET(request, params):\n    return {'id': params['id']}\n"}
+
+header_bytes = st.binary(max_size=40)
+messages = st.builds(
+    Message,
+    headers=st.lists(st.tuples(header_bytes, header_bytes), max_size=5),
+    body=st.binary(max_size=300),
+    truncated=st.booleans(),
+    size=st.integers(min_value=0, max_value=2**40),
+)
+spans = st.builds(
+    Span,
+    kind=st.sampled_from(["middleware", "handler", "cache"]),
+    layer=st.sampled_from(["global", "layout", "route", "handler"]),
+    name=st.text(max_size=20),
+    file=st.none() | st.text(max_size=30),
+    line=st.none() | st.integers(min_value=1, max_value=10**6),
+    start_ms=st.floats(min_value=0, max_value=1e6),
+    duration_ms=st.floats(min_value=0, max_value=1e6),
+    outcome=st.none() | st.sampled_from(["next", "respond", "raise", "hit", "miss"]),
+    context=st.lists(st.text(max_size=10), max_size=3),
+    error=st.none() | st.text(max_size=50),
+)
+params = st.dictionaries(
+    st.text(max_size=8), st.text(max_size=8) | st.lists(st.text(max_size=8), max_size=3), max_size=3
+)
+traces = st.builds(
+    Trace,
+    id=st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+    time=st.floats(min_value=0, max_value=4e9),
+    method=st.text(min_size=1, max_size=10),
+    path=st.text(max_size=60),
+    query=st.text(max_size=60),
+    status=st.integers(min_value=100, max_value=599),
+    duration_ms=st.floats(min_value=0, max_value=1e6),
+    route=st.none()
+    | st.fixed_dictionaries({"pattern": st.text(max_size=20), "file": st.text(max_size=20), "params": params}),
+    request=messages,
+    response=messages,
+    spans=st.lists(spans, max_size=4),
+    client=st.none() | st.tuples(st.text(max_size=15), st.integers(min_value=0, max_value=65535)),
+    source=st.sampled_from(["external", "composer", "replay"]),
+    replay_of=st.none() | st.integers(min_value=1, max_value=10**9),
+)
+
+
+@given(traces)
+def test_a_trace_crosses_the_wire_unchanged(trace: Trace) -> None:
+    assert from_wire(marshal.dumps(to_wire(trace))).to_json() == trace.to_json()
+
+
+@given(st.binary(max_size=2000))
+def test_any_bytes_are_a_trace_or_a_feed_error(data: bytes) -> None:
+    try:
+        trace = from_wire(data)
+    except FeedError:
+        return
+    trace.to_json()  # whatever passed is a whole trace
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(traces, st.integers(min_value=0, max_value=14), st.sampled_from([b"x", 3.5, None, [1], {"a": b"b"}, (1,)]))
+def test_a_trace_with_a_field_of_the_wrong_kind_is_refused(trace: Trace, field: int, wrong: object) -> None:
+    wire = list(to_wire(trace))
+    if type(wire[field]) is type(wrong) or (wrong is None and field in (8, 9, 11)):  # None: no route, client, original
+        return  # not wrong for this field
+    wire[field] = wrong
+    with pytest.raises(FeedError):
+        from_wire(marshal.dumps(tuple(wire))).to_json()
+
+
+def _trace(n: int) -> Trace:
+    trace = Trace.begin("GET", f"/items/{n}", f"n={n}", [(b"host", b"x")], ("127.0.0.1", 1))
+    trace.finish(200)
+    return trace
+
+
+@contextmanager
+def writer_at(path: Path) -> Iterator[tuple[LogServer, RequestLog]]:
+    request_log = RequestLog(path)
+    server = LogServer(request_log)
+    server.start()
+    try:
+        yield server, request_log
+    finally:
+        server.stop()
+        request_log.close()
+
+
+def test_a_writer_keeps_every_good_frame_and_drops_the_bad(tmp_path: Path) -> None:
+    with writer_at(tmp_path / "log.sqlite3") as (server, request_log):
+        raw = socket.socket(socket.AF_UNIX)
+        raw.connect(server.address)
+        for frame in (
+            marshal.dumps(to_wire(_trace(1))),
+            b"not marshal",
+            marshal.dumps(("a", "tuple")),
+            marshal.dumps(to_wire(_trace(2))),
+        ):
+            raw.sendall(FRAME.pack(len(frame)) + frame)
+        raw.close()
+        feed = LogFeed.connect(server.address)  # a second feed, after the first one went away
+        feed.send(_trace(3))
+        feed.close()
+        deadline = time.monotonic() + 5
+        while len(request_log.summaries()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [r.query for r in request_log.summaries()] == ["n=1", "n=2", "n=3"]
+
+
+def test_a_frame_longer_than_any_trace_closes_that_feed_only(tmp_path: Path) -> None:
+    with writer_at(tmp_path / "log.sqlite3") as (server, request_log):
+        liar = socket.socket(socket.AF_UNIX)
+        liar.connect(server.address)
+        liar.sendall(FRAME.pack(2**31) + b"x" * 100)
+        assert liar.recv(10) == b""  # the writer hung up on it
+        liar.close()
+        feed = LogFeed.connect(server.address)
+        feed.send(_trace(1))
+        feed.close()
+        deadline = time.monotonic() + 5
+        while not request_log.summaries() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [r.query for r in request_log.summaries()] == ["n=1"]
+
+
+def test_a_feed_faster_than_its_writer_waits_and_loses_nothing(tmp_path: Path) -> None:
+    """More frames than the socket holds, sent at once: the surplus waits in the feed."""
+    with writer_at(tmp_path / "log.sqlite3") as (server, _):
+        feed = LogFeed.connect(server.address)
+        for n in range(5000):
+            feed.send(_trace(n))
+        feed.close(timeout=30)
+        assert feed.dropped == 0
+    written = RequestLog(tmp_path / "log.sqlite3")
+    try:
+        assert [r.query for r in written.summaries()] == [f"n={n}" for n in range(5000)]
+    finally:
+        written.close()
+
+
+def _serve(app: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [ROUTECONSOLE, "serve", str(app), "--port", "0", "--no-reload", "--log", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the writer can be found and waited for
+    )
+    assert proc.stdout is not None
+    url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+    assert url, proc.communicate(timeout=10)
+    return proc, url.group(0)
+
+
+def _group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_serve_stopped_or_killed_leaves_every_answered_request_in_the_log(tmp_path: Path, how: signal.Signals) -> None:
+    app = write_app(tmp_path / "app", APP)
+    log = tmp_path / "log.sqlite3"
+    proc, url = _serve(app, log)
+    try:
+        with httpx.Client(base_url=url, timeout=5) as client:
+            for n in range(200):
+                assert client.get(f"/items/{n}").status_code == 200
+        if how == signal.SIGINT:  # Ctrl-C: the whole process group gets it, the writer too
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.kill()
+        proc.wait(10)
+        assert _group_gone(proc.pid, 15), "the log writer outlived serve"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+    written = RequestLog(log)
+    try:
+        assert [r.path for r in written.summaries()] == [f"/items/{n}" for n in range(200)]
+    finally:
+        written.close()
