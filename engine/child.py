@@ -159,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         app.events.subscribe(lambda e: channel.send(_reloaded(e)) if isinstance(e, RoutesReloaded) else None)
         feed = LogFeed.connect(args.feed) if args.feed else None
+        if feed is not None:
+            feed.send_before_exit()
 
         def announce() -> None:
             channel.send(

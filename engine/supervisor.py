@@ -306,7 +306,9 @@ class SupervisedEngine:
         # With several workers the channel carries only the master's news: each worker follows
         # the files itself, and the console follows them too, as `watch` does.
         self._follower = (
-            WatchedEngine(self.app_dir, log=log_path, convention=convention, follow_log=False) if workers > 1 else None
+            WatchedEngine(self.app_dir, log=log_path, convention=convention, follow_log=False, watch_files=reload)
+            if workers > 1
+            else None
         )
         self.events = self._follower.events if self._follower is not None else EventSink()
         self.watching = reload

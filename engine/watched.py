@@ -44,6 +44,7 @@ class WatchedEngine:
         convention: str | None = None,
         poll_interval: float = POLL_INTERVAL,
         follow_log: bool = True,
+        watch_files: bool = True,
     ) -> None:
         self.app_dir = Path(app_dir)
         self.convention = convention
@@ -53,7 +54,7 @@ class WatchedEngine:
         self.log = RequestLog(log if log is not None else default_log_path(self.app_dir))
         self._reload_lock = threading.Lock()
         self.persistent = True
-        self.watching = True
+        self.watching = watch_files
         self.poll_interval = poll_interval
         self._reloader = Reloader(self)
         self._stop = threading.Event()
@@ -71,7 +72,8 @@ class WatchedEngine:
             after = newest[-1].id if newest else 0
             self._poller = threading.Thread(target=self._poll, args=(after,), name="routeconsole-follow", daemon=True)
             self._poller.start()
-        self._reloader.start()
+        if self.watching:
+            self._reloader.start()
         return self.url
 
     def reload(self, changed: Iterable[str | Path] | None = None) -> RoutesReloaded:

@@ -43,6 +43,7 @@ app = create_app(
 if _env("FEED"):
     _feed = LogFeed.connect(_env("FEED"))
     _feed.attach(app.events)
+    _feed.send_before_exit()
 
     @atexit.register
     def _close_feed() -> None:

@@ -114,11 +114,14 @@ async def test_two_thousand_requests_at_c16_all_reach_the_list_and_the_log(
 
 
 async def test_workers_every_request_from_any_worker_lands_in_the_one_list(tmp_path: Path) -> None:
-    running = engine.SupervisedEngine(write_app(tmp_path / "app", APP), port=0, log=tmp_path / "log.sqlite3", workers=2)
+    running = engine.SupervisedEngine(
+        write_app(tmp_path / "app", APP), port=0, log=tmp_path / "log.sqlite3", workers=2, reload=False
+    )
     running.start()
     try:
         console = ConsoleApp(running)
         async with console.run_test(size=(120, 30)) as pilot:
+            assert console.reload_state == "not watching"  # --no-reload: neither the workers nor the tree follow files
             log = console.main.query_one(LogView)
 
             def load() -> list[int]:

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -214,3 +215,35 @@ def test_serve_stopped_or_killed_leaves_every_answered_request_in_the_log(tmp_pa
         assert [r.path for r in written.summaries()] == [f"/items/{n}" for n in range(200)]
     finally:
         written.close()
+
+
+EXIT_IN_THE_SAME_TURN = """
+import asyncio, os, sys
+from engine.feed import LogFeed
+from engine.trace import Trace
+
+feed = LogFeed.connect(sys.argv[1])
+if sys.argv[2] == "guarded":
+    feed.send_before_exit()
+
+async def main():
+    trace = Trace.begin("GET", "/answered", "", [], None)
+    trace.finish(200)
+    feed.send(trace)  # in a running loop: sent at the end of this turn...
+    os._exit(3)  # ...which route code ends first
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_os_exit_in_the_turn_that_answered_still_sends_its_traces(tmp_path: Path, guarded: bool) -> None:
+    with writer_at(tmp_path / "log.sqlite3") as (server, request_log):
+        mode = "guarded" if guarded else "bare"
+        done = subprocess.run([sys.executable, "-c", EXIT_IN_THE_SAME_TURN, server.address, mode], timeout=30)
+        assert done.returncode == 3
+        deadline = time.monotonic() + (5 if guarded else 0.5)
+        while not request_log.summaries() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Without send_before_exit the turn's trace dies with the process: what the guard is for.
+        assert [r.path for r in request_log.summaries()] == (["/answered"] if guarded else [])
