@@ -54,6 +54,7 @@ CONSOLE = textwrap.dedent(
     from console.app import ConsoleApp
 
     class Counted(ConsoleApp):
+        CSS_PATH = str(Path(sys.modules[ConsoleApp.__module__].__file__).with_name("console.tcss"))
         # writes the time of each update of the request list to a file, as it happens
 
         def _show_arrived(self):
