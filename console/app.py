@@ -31,13 +31,14 @@ from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedCo
 from textual.widgets.option_list import Option
 
 import engine
+from engine.explain import Explanation, explain
 from engine.export import write_private
 from engine.visible import json_safe, visible
 
 from . import render
 from .bridge import Bridge, Running
 from .commands import ConsoleCommands
-from .compose import Draft, draft_for_entry, draft_for_route
+from .compose import METHODS, Draft, draft_for_entry, draft_for_route
 from .config import Config, config_dir
 from .messages import AppStateChanged, RequestsLogged, RoutesReloaded, ServerLogged
 from .screens.composer import ComposerScreen
@@ -70,6 +71,9 @@ class ConsoleApp(App[None]):
         Binding("question_mark,f1", "help", "Help", tooltip="Every key, and how to remap it", id="app.help"),
         Binding("c", "composer", "Composer", tooltip="Compose a request", id="app.composer"),
         Binding("p", "problems", "Problems", tooltip="Route conflicts and load errors", id="app.problems"),
+        Binding(
+            "m", "match_bar", "Match", tooltip="Type a path: which routes want it, and why one wins", id="app.match"
+        ),
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False, id="app.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False, id="app.previous_tab"),
         Binding("t", "focus('routes')", "Routes", show=False, id="app.focus_routes"),
@@ -126,6 +130,7 @@ class ConsoleApp(App[None]):
         yield Static(id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
+                yield Input(placeholder="match a path: [METHOD] /path", id="match-bar", classes="filter")
                 yield Input(placeholder="filter routes: pattern or file", id="route-filter", classes="filter")
                 yield RouteTree(self.palette, id="routes")
             with Vertical(id="right"):
@@ -146,6 +151,9 @@ class ConsoleApp(App[None]):
                             yield VerticalScroll(Static(id="source-b"), id="source-b-scroll")
                     with TabPane("Server log", id="server-tab"):
                         yield RichLog(id="server-log", max_lines=5000, wrap=True)
+                    with TabPane("Match", id="match-tab"), VerticalScroll():
+                        hint = Text("Press m and type a path to see which routes want it.", style="dim")
+                        yield Static(hint, id="match")
         yield Footer()
 
     @property
@@ -185,14 +193,14 @@ class ConsoleApp(App[None]):
         message, title = visible(message, multiline=True), visible(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
-    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "tab", "focus", "zoom", "reveal_secrets"})
+    MAIN_SCREEN_ACTIONS = frozenset({"composer", "problems", "match_bar", "tab", "focus", "zoom", "reveal_secrets"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The main screen's keys do nothing while the composer or a dialog is on top."""
         return action not in self.MAIN_SCREEN_ACTIONS or self.screen is self.main
 
     def action_tab(self, step: int) -> None:
-        """Cycle the detail tabs: Trace, Request, Response, Problems, Server log."""
+        """Cycle the detail tabs: Trace, Request, Response, Problems, Server log, Match."""
         tabs = self.main.query_one(TabbedContent)
         ids = [pane.id for pane in tabs.query(TabPane) if pane.id]
         tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
@@ -555,6 +563,12 @@ class ConsoleApp(App[None]):
             prompt.append(f"{conflict.kind:<22}", style="bold")
             prompt.append(visible(conflict.message))
             problems.add_option(Option(prompt, id=str(n)))
+            for k, (path, file) in enumerate(conflict.examples):
+                example = Text("        e.g. ", style="dim")
+                example.append(visible(path), style=f"bold {theme.accent}")
+                example.append(f" → {visible(file)}", style="dim")
+                example.append("   enter: match it and send it", style="dim italic")
+                problems.add_option(Option(example, id=f"{n}:{k}"))
         if not self.table.conflicts:
             problems.add_option(Option(Text("No problems: every route is reachable.", style="dim"), disabled=True))
         tab = self.main.query_one(TabbedContent).get_tab("problems-tab")
@@ -565,7 +579,20 @@ class ConsoleApp(App[None]):
     @on(OptionList.OptionHighlighted, "#problems")
     def _problem_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id is not None:
-            self._show_conflict(int(event.option.id))
+            self._show_conflict(int(event.option.id.split(":")[0]))
+
+    @on(OptionList.OptionSelected, "#problems")
+    def _problem_selected(self, event: OptionList.OptionSelected) -> None:
+        """`enter` on a clash's example: the path goes into the match bar and through the
+        composer, so the trace shows which file the clash lets answer."""
+        if event.option.id is None or ":" not in event.option.id:
+            return
+        n, k = (int(i) for i in event.option.id.split(":"))
+        path, _ = self.table.conflicts[n].examples[k]
+        self.action_match_bar(path)
+        found = self._explain(path)
+        if found is not None and found[2].match.route is not None:
+            self._open_match_composer(found[0], found[1], found[2], send=True)
 
     def _show_conflict(self, index: int | None) -> None:
         a, b = self.main.query_one("#source-a", Static), self.main.query_one("#source-b", Static)
@@ -586,6 +613,80 @@ class ConsoleApp(App[None]):
         a.update(views[0] if views else "")
         b.update(views[1] if len(views) > 1 else Text(""))
 
+    # The match bar ---------------------------------------------------------------------
+
+    def action_match_bar(self, text: str | None = None) -> None:
+        """Open the match bar (with `text` in it): as a path is typed, the tree lights the
+        nodes it walks through and the route that answers; the Match tab explains."""
+        bar = self.main.query_one("#match-bar", Input)
+        if text is not None:
+            bar.value = text
+        self.main.query_one(TabbedContent).active = "match-tab"
+        self._open_filter("#match-bar")
+        self._show_match(bar.value)
+
+    def _explain(self, text: str) -> tuple[str, str, Explanation] | None:
+        """(method, path, explanation) of what the match bar holds: `[METHOD] /path[?query]`."""
+        words = text.strip().split(None, 1)
+        if not words:
+            return None
+        method = "GET"
+        if len(words) == 2 and words[0].upper() in METHODS:
+            method, path = words[0].upper(), words[1].strip()
+        else:
+            path = text.strip()
+        path = "/" + path.split("?", 1)[0].lstrip("/")
+        return method, path, explain(self.table, method, path)
+
+    def _show_match(self, text: str) -> None:
+        found = self._explain(text)
+        tree = self.main.query_one(RouteTree)
+        panel = self.main.query_one("#match", Static)
+        if found is None:
+            tree.light((), None)
+            panel.update(Text("Type a path, e.g. /users/7 or POST /users.", style="dim"))
+            return
+        method, path, explanation = found
+        chosen = explanation.candidates[0] if explanation.candidates else None
+        if chosen is not None:
+            parts = [p for p in chosen.pattern.split("/") if p]
+            walked = ["/"] + ["/" + "/".join(parts[: n + 1]) for n in range(len(parts))]
+            tree.light(walked, chosen.pattern)
+        else:
+            tree.light((), None)
+        panel.update(render.explanation_view(explanation, method, path, self.palette))
+
+    def _compose_match(self, text: str) -> None:
+        """`enter` in the match bar: the composer on the route that answers, its params filled."""
+        found = self._explain(text)
+        if found is None:
+            return
+        method, path, explanation = found
+        route = explanation.match.route
+        if route is None or not explanation.candidates:
+            self.notify(f"no route answers {method} {path}", severity="warning")
+            return
+        self._open_match_composer(method, path, explanation, send=False)
+
+    def _open_match_composer(self, method: str, path: str, explanation: Explanation, *, send: bool) -> None:
+        route = explanation.match.route
+        params = {k: v if isinstance(v, str) else "/".join(v) for k, v in explanation.match.params.items()}
+        if not self.running.url:
+            self.notify("the server is not running", severity="error")
+            return
+        draft = Draft(method=method if method in METHODS else "GET", path=path)
+        self.push_screen(
+            ComposerScreen(
+                draft,
+                base_url=self.running.url,
+                client=self.client,
+                palette=self.palette,
+                route=route,
+                params=params,
+                send=send,
+            )
+        )
+
     # Filters -----------------------------------------------------------------------
 
     @on(RouteTree.FilterAsked)
@@ -603,7 +704,9 @@ class ConsoleApp(App[None]):
 
     @on(Input.Changed, ".filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "route-filter":
+        if event.input.id == "match-bar":
+            self._show_match(event.value)
+        elif event.input.id == "route-filter":
             self.main.query_one(RouteTree).set_filter(event.value)
         else:
             self.main.query_one(LogView).set_filter(event.value)
@@ -611,7 +714,10 @@ class ConsoleApp(App[None]):
 
     @on(Input.Submitted, ".filter")
     def _filter_done(self, event: Input.Submitted) -> None:
-        self._close_filter(event.input)
+        if event.input.id == "match-bar":
+            self._compose_match(event.value)
+        else:
+            self._close_filter(event.input)
 
     def on_key(self, event: events.Key) -> None:
         focused = self.focused
@@ -622,6 +728,8 @@ class ConsoleApp(App[None]):
 
     def _close_filter(self, box: Input) -> None:
         """Back to the list; an empty filter box hides, a filled one stays to show what is applied."""
+        if box.id == "match-bar":
+            self.main.query_one(RouteTree).light((), None)
         if not box.value:
             box.remove_class("open")
         target = self.main.query_one(RouteTree) if box.id == "route-filter" else self.main.query_one(LogView)

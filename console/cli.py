@@ -35,6 +35,7 @@ from rich.text import Text
 
 import engine
 from engine.app import DEFAULT_BODY_LIMIT
+from engine.explain import Explanation, explain
 from engine.export import to_curl, to_har, write_private
 from engine.redact import redact_urlencoded
 from engine.replay import ReplayResult, replay_entries
@@ -137,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("app", metavar="APP")
     p.add_argument("path", metavar="PATH", help="the request path, e.g. /users/42")
     p.add_argument("--method", "-X", default="GET", help="HTTP method (default GET)")
+    p.add_argument(
+        "--explain", action="store_true", help="also every route that matches, why each lost, and near misses"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_common(p)
     return parser
@@ -244,11 +248,54 @@ def cmd_match(args: argparse.Namespace) -> int:
     path = args.path.split("?", 1)[0]
     if not path.startswith("/"):
         path = "/" + path
+    if args.explain:
+        return _print_explanation(explain(table, method, path), method, path, as_json=args.json)
     match = table.match(method, path)
     if args.json:
         _print_json(match.to_json(method, path))
         return EXIT_OK
+    _print_match(_out(), match, method, path)
+    return EXIT_OK
+
+
+def _print_explanation(explanation: Explanation, method: str, path: str, *, as_json: bool) -> int:
+    if as_json:
+        _print_json(explanation.to_json(method, path))
+        return EXIT_OK
     out = _out()
+    _print_match(out, explanation.match, method, path)
+    if explanation.candidates:
+        out.print()
+        out.print(Text("candidates, preferred first", style="bold"))
+        grid = _grid()
+        for candidate in explanation.candidates:
+            mark = Text("✔ " if candidate.chosen else "✖ ", style="green" if candidate.chosen else "red")
+            grid.add_row(
+                mark + Text(visible(candidate.pattern), style="bold"), Text(visible(candidate.file), style="dim")
+            )
+            grid.add_row(Text(""), Text(visible(candidate.reason)))
+        out.print(grid)
+    else:
+        out.print(Text("no route matches this path", style="dim"))
+    if explanation.near:
+        out.print()
+        out.print(Text("near misses", style="bold"))
+        grid = _grid()
+        for near in explanation.near:
+            grid.add_row(Text("· ") + Text(visible(near.pattern), style="bold"), Text(visible(near.file), style="dim"))
+            grid.add_row(Text(""), Text(visible(near.reason)))
+        out.print(grid)
+    return EXIT_OK
+
+
+def _grid() -> Table:
+    grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    return grid
+
+
+def _print_match(out: Console, match: engine.Match, method: str, path: str) -> None:
     line = Text()
     line.append(f"{visible(method)} ", style=METHOD_STYLES.get(method, "bold"))
     line.append(f"{visible(path)} → ")
@@ -265,7 +312,6 @@ def cmd_match(args: argparse.Namespace) -> int:
         out.print(Text(f"  Allow: {', '.join(match.allow)}"))
     if match.route is not None and match.route.error:
         out.print(Text(visible(f"  {match.route.error}", multiline=True), style="red"))
-    return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -622,6 +668,8 @@ def _print_conflicts(out: Console, conflicts: Sequence[engine.Conflict]) -> None
             Text(conflict.kind),
             Text(visible(conflict.message)),
         )
+        for example, file in conflict.examples:
+            grid.add_row(Text(""), Text(""), Text(visible(f"e.g. {example} → {file}"), style="dim"))
     out.print(grid)
 
 

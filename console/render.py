@@ -24,6 +24,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from engine.explain import Explanation
 from engine.visible import visible
 
 from .theming import Palette
@@ -358,3 +359,36 @@ class AtWidth:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.build(options.max_width)
+
+
+def explanation_view(explanation: Explanation, method: str, path: str, palette: Palette) -> RenderableType:
+    """The match bar's panel: what the path gets, every route that wanted it, the near misses."""
+    theme = palette.theme
+    match = explanation.match
+    head = Text()
+    head.append(f"{visible(method)} {visible(path)} → ", style="bold")
+    head.append(str(match.status), style=f"bold {theme.success if match.status < 400 else theme.error}")
+    if match.location:
+        head.append(f"  redirect to {visible(match.location)}")
+    grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0), expand=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    if explanation.candidates:
+        grid.add_row(Text("candidates, preferred first", style="bold"), Text(""))
+        for candidate in explanation.candidates:
+            mark = Text(
+                "✔ " if candidate.chosen else "✖ ", style=f"bold {theme.success if candidate.chosen else theme.error}"
+            )
+            grid.add_row(
+                mark + Text(visible(candidate.pattern), style="bold"), Text(visible(candidate.file), style="dim")
+            )
+            grid.add_row(Text(""), Text(visible(candidate.reason)))
+    else:
+        grid.add_row(Text("no route matches this path", style="dim"), Text(""))
+    if explanation.near:
+        grid.add_row(Text(""), Text(""))
+        grid.add_row(Text("near misses", style="bold"), Text(""))
+        for near in explanation.near:
+            grid.add_row(Text("· ") + Text(visible(near.pattern), style="bold"), Text(visible(near.file), style="dim"))
+            grid.add_row(Text(""), Text(visible(near.reason)))
+    return Group(head, Text(""), grid)

@@ -367,7 +367,7 @@ class SupervisedEngine:
     def _table_with(self, problems: list[dict[str, Any]]) -> RouteTable:
         """The routes read from the files, with the problems the app process found importing them."""
         table = load_routes(self.app_dir, convention=self.convention)
-        found = [Conflict(p["kind"], p["severity"], p["pattern"], tuple(p["files"]), p["message"]) for p in problems]
+        found = [Conflict.from_json(p) for p in problems]
         extra = [c for c in found if c not in table.conflicts]
         errors = {c.files[0]: c.message for c in extra if c.kind == "load-error" and c.files}
         return table.with_problems(extra, errors) if extra else table

@@ -15,10 +15,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from .dialects import Dialect, Layout, RouteSpec
 from .dialects.base import RouteKind
+from .explain import examples
 from .matcher import Match, Matcher
 from .segments import CATCHALL, OPTIONAL, PARAM, STATIC, Segment, pattern_text
 from .source import METHODS, FileFacts, read_facts
@@ -40,7 +41,13 @@ SEVERITY: Final[dict[str, Severity]] = {
     "lowercase-method": "warning",
     "path-mismatch": "warning",
     "importing": "warning",  # found when serving: a module still importing after the grace
+    "shadowed-catch-all": "warning",
 }
+
+# Kinds about URLs that several files claim: each such conflict carries example paths.
+URL_KINDS: Final = frozenset(
+    {"duplicate-route", "ambiguous-params", "route-page", "optional-catch-all", "shadowed-catch-all"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,20 @@ class Conflict:
     pattern: str | None
     files: tuple[str, ...]
     message: str
+    # (path, file that serves it): requests the files all claim, for a clash about URLs
+    examples: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Conflict:
+        """The inverse of `to_json` (the app process reports its problems as JSON)."""
+        return cls(
+            data["kind"],
+            data["severity"],
+            data["pattern"],
+            tuple(data["files"]),
+            data["message"],
+            tuple((e["path"], e["file"]) for e in data.get("examples", ())),
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -58,6 +79,7 @@ class Conflict:
             "pattern": self.pattern,
             "files": list(self.files),
             "message": self.message,
+            "examples": [{"path": path, "file": file} for path, file in self.examples],
         }
 
 
@@ -174,9 +196,19 @@ def build_table(
     winners = _pick_winners(servable, problems)
     matcher = Matcher(winners, redirect_trailing_slash=dialect.trailing_slash == "redirect")
     _check_tree(matcher, problems)
+    _check_shadowed_catch_alls(winners, problems)
 
     routes.sort(key=_match_order)
-    return RouteTable(app_dir, dialect, tuple(routes), problems.sorted(), matcher, layout.global_middleware)
+    by_file = {r.file: r for r in routes}
+    conflicts = [_with_examples(c, by_file, matcher.match) for c in problems.sorted()]
+    return RouteTable(app_dir, dialect, tuple(routes), tuple(conflicts), matcher, layout.global_middleware)
+
+
+def _with_examples(conflict: Conflict, by_file: Mapping[str, Route], match: Callable[[str, str], Match]) -> Conflict:
+    routes = [by_file[f] for f in conflict.files if f in by_file]
+    if conflict.kind not in URL_KINDS or len(routes) < 2:
+        return conflict
+    return dataclasses.replace(conflict, examples=examples(routes, match))
 
 
 def _match_order(route: Route) -> tuple[object, ...]:
@@ -373,6 +405,36 @@ def _pick_winners(routes: list[Route], problems: _Problems) -> list[Route]:
                 f"match: {winner.file} serves it and {others} is never reached. Merge them into one route.",
             )
     return winners
+
+
+def _check_shadowed_catch_alls(winners: list[Route], problems: _Problems) -> None:
+    """A catch-all beside routes that take some of the paths it matches (`files/[...path]` and
+    `files/readme`): by the rules the other route wins, and the catch-all never sees them.
+    Often meant (a carve-out), so a warning: one per catch-all, naming the routes."""
+    for catch_all in winners:
+        last = catch_all.segments[-1] if catch_all.segments else None
+        if last is None or last.kind not in (CATCHALL, OPTIONAL):
+            continue
+        prefix = _shape(catch_all)[:-1]
+        takers = [
+            r
+            for r in winners
+            if len(r.segments) > len(prefix)
+            and _shape(r)[: len(prefix)] == prefix
+            and r.segments[len(prefix)].kind in (STATIC, PARAM)
+        ]
+        if not takers:
+            continue
+        named = ", ".join(f"{r.pattern} ({r.file})" for r in takers[:3])
+        more = f" and {len(takers) - 3} more" if len(takers) > 3 else ""
+        problems.add(
+            "shadowed-catch-all",
+            catch_all.pattern,
+            [catch_all.file, *(r.file for r in takers)],
+            f"{named}{more} {'takes' if len(takers) == 1 else 'take'} paths that {catch_all.pattern} "
+            f"({catch_all.file}) also matches, so the "
+            f"catch-all never sees them. Fine if that is meant; otherwise move one of the routes.",
+        )
 
 
 def _check_tree(matcher: Matcher, problems: _Problems) -> None:

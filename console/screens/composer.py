@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -45,6 +46,8 @@ class ComposerScreen(Screen[None]):
         client: httpx.AsyncClient,
         palette: Palette,
         route: engine.Route | None = None,
+        params: Mapping[str, str] | None = None,
+        send: bool = False,
     ) -> None:
         super().__init__()
         # The fields show what a logged request or a file name held: control characters in it
@@ -56,6 +59,8 @@ class ComposerScreen(Screen[None]):
         self.palette = palette
         self.route = route
         self.params = pattern_params(route.pattern) if route is not None else []
+        self.values = dict(params or {})  # the path parameters' fields, filled (from the match bar)
+        self.send_at_once = send  # send as soon as it opens (a clash's example, from Problems)
         self.last: httpx.Response | None = None
 
     def compose(self) -> ComposeResult:
@@ -78,7 +83,8 @@ class ComposerScreen(Screen[None]):
                     for name, kind in self.params:
                         hint = {"catchall": " (one or more segments: a/b)", "optional": " (optional: a/b)"}
                         hint_text = visible(f"{name}{hint.get(kind, '')}")
-                        yield Input(placeholder=hint_text, id=f"param-{name}", classes="param")
+                        value = visible(self.values.get(name, ""))
+                        yield Input(value, placeholder=hint_text, id=f"param-{name}", classes="param")
                 yield Label("Query  (key=value, one per line)", classes="field-label")
                 yield TextArea(draft.query, id="query", classes="pairs", soft_wrap=False)
                 yield Label("Headers  (Name: value, one per line)", classes="field-label")
@@ -102,6 +108,8 @@ class ComposerScreen(Screen[None]):
     def on_mount(self) -> None:
         first = self.query(".param").first(Input) if self.params else self.query_one("#path", Input)
         first.focus()
+        if self.send_at_once:
+            self.action_send()
 
     @on(Input.Changed, ".param")
     def _param_changed(self) -> None:

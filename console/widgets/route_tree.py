@@ -72,6 +72,10 @@ class RouteTree(Tree[RouteNode]):
         self.table: engine.RouteTable | None = None
         self.filter_text = ""
         self.marked: frozenset[str] = frozenset()  # files to single out (the selected problem's)
+        self.lit: frozenset[str] = frozenset()  # node paths a matched path walks through (the match bar)
+        self.answer: str | None = None  # the node path of the route that answers it
+        self._by_path: dict[str, TreeNode[RouteNode]] = {}
+        self._problems: dict[str, str] = {}
         self.show_root = True
         self.guide_depth = 3
 
@@ -95,6 +99,22 @@ class RouteTree(Tree[RouteNode]):
         first = next((f for f in files if self.table and any(r.file == f for r in self.table.routes)), None)
         self._rebuild(select=first)
 
+    def light(self, walked: Collection[str], answer: str | None) -> None:
+        """Light the nodes a request path walks through (each a pattern prefix, `/api`,
+        `/api/[id]`) and, more, the route that answers it. Relabels only the nodes whose
+        light changes: this runs on every keystroke in the match bar."""
+        lit = frozenset(walked)
+        if lit == self.lit and answer == self.answer:
+            return
+        changed = self.lit | lit | {a for a in (self.answer, answer) if a is not None}
+        self.lit, self.answer = lit, answer
+        for path in changed:
+            node = self._by_path.get(path)
+            if node is not None:
+                node.set_label(self._label(node))
+        if answer is not None and answer in self._by_path:
+            self.scroll_to_node(self._by_path[answer], animate=False)
+
     @property
     def selected_route(self) -> engine.Route | None:
         node = self.cursor_node
@@ -107,11 +127,12 @@ class RouteTree(Tree[RouteNode]):
             return
         keep = select or (self.selected_route.file if self.selected_route is not None else None)
         self.clear()
-        problems = route_problems(table.conflicts)
+        self._problems = route_problems(table.conflicts)
         wanted = self.filter_text
         nodes: dict[str, TreeNode[RouteNode]] = {"/": self.root}
+        self._by_path = nodes
         self.root.data = RouteNode("/")
-        self.root.set_label(Text("/", style="bold"))
+        self.root.set_label(self._label(self.root))
         cursor: TreeNode[RouteNode] | None = None
         for route in sorted(table.routes, key=lambda r: r.pattern):
             if wanted and wanted not in route.pattern.lower() and wanted not in route.file.lower():
@@ -123,11 +144,12 @@ class RouteTree(Tree[RouteNode]):
                 path += "/" + part
                 node = nodes.get(path)
                 if node is None:
-                    node = parent.add(self._segment_label(part), RouteNode(path), expand=True)
+                    node = parent.add("", RouteNode(path), expand=True)
+                    node.set_label(self._label(node))
                     nodes[path] = node
                 parent = node
             parent.data = RouteNode(route.pattern, route)
-            parent.set_label(self._route_label(parts[-1] if parts else "/", route, problems.get(route.file)))
+            parent.set_label(self._label(parent))
             if route.file == keep:
                 cursor = parent
         self.root.expand()
@@ -141,6 +163,20 @@ class RouteTree(Tree[RouteNode]):
     def _put_cursor(self, node: TreeNode[RouteNode]) -> None:
         self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
+
+    def _label(self, node: TreeNode[RouteNode]) -> Text:
+        data = node.data
+        path = data.path if data is not None else "/"
+        part = path.rsplit("/", 1)[-1] or "/"
+        if data is not None and data.route is not None:
+            label = self._route_label(part, data.route, self._problems.get(data.route.file))
+        else:
+            label = self._segment_label(part) if part != "/" else Text("/", style="bold")
+        if path == self.answer:
+            label.stylize(Style(color=self.palette.theme.success, bold=True, reverse=True), 0, len(part))
+        elif path in self.lit:
+            label.stylize(Style(color=self.palette.theme.success, bold=True, underline=True), 0, len(part))
+        return label
 
     def _segment_label(self, part: str) -> Text:
         kind, _ = parse_segment(part)

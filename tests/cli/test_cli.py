@@ -77,8 +77,10 @@ def test_list_reports_conflicts(broken_app: Path) -> None:
         ("lowercase-method", "warning"),
     ]
     conflict = data["conflicts"][0]
-    assert set(conflict) == {"kind", "severity", "pattern", "files", "message"}
+    assert set(conflict) == {"kind", "severity", "pattern", "files", "message", "examples"}
     assert conflict["files"] == ["blog/[id]/route.py", "blog/[slug]/route.py"]
+    assert conflict["examples"] == [{"path": "/blog/example", "file": "blog/[id]/route.py"}]
+    assert data["conflicts"][1]["examples"] == []  # a lowercase method is not about URLs
     human = run("list", broken_app).stdout
     assert "1 error, 1 warning" in human
     assert "ambiguous-params" in human
@@ -139,6 +141,47 @@ def test_match_human_output(clean_app: Path) -> None:
     out = run("match", clean_app, "/users/42", "-X", "PUT").stdout
     assert "PUT /users/42 → 405" in out
     assert "Allow: GET, HEAD, OPTIONS" in out
+
+
+DEMO = Path(__file__).resolve().parents[2] / "demo_app"
+
+
+def test_match_explain_json_on_the_demos_clash() -> None:
+    data = json.loads(run("match", DEMO, "/files/latest", "--explain", "--json").stdout)
+    assert set(data) == {"path", "method", "status", "pattern", "file", "params", "allow", "candidates", "near"}
+    assert data["candidates"] == [
+        {
+            "pattern": "/files/latest",
+            "file": "files/latest/route.py",
+            "chosen": True,
+            "reason": "answers 200: the most specific pattern that matches",
+        },
+        {
+            "pattern": "/files/[...path]",
+            "file": "files/[...path]/route.py",
+            "chosen": False,
+            "reason": "segment 2: static `latest` is preferred to `[...path]`",
+        },
+    ]
+    assert 0 < len(data["near"]) <= 5
+    assert all(set(n) == {"pattern", "file", "reason"} for n in data["near"])
+
+
+def test_match_explain_reads_as_lines() -> None:
+    out = run("match", DEMO, "/files/latest", "--explain").stdout
+    assert "GET /files/latest → 200" in out
+    assert "✔ /files/latest" in out and "✖ /files/[...path]" in out
+    assert "segment 2: static `latest` is preferred to `[...path]`" in out
+    assert "near misses" in out
+
+
+def test_the_demos_clash_is_a_warning_with_an_example() -> None:
+    assert run("check", DEMO).returncode == 0
+    assert run("check", DEMO, "--strict").returncode == 1
+    [clash] = json.loads(run("check", DEMO, "--json").stdout)
+    assert clash["kind"] == "shadowed-catch-all"
+    assert clash["examples"] == [{"path": "/files/latest", "file": "files/latest/route.py"}]
+    assert "e.g. /files/latest → files/latest/route.py" in run("check", DEMO).stdout
 
 
 def test_convention_flag(tmp_path: Path) -> None:

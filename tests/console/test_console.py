@@ -476,6 +476,8 @@ async def test_brackets_cycle_the_detail_tabs_and_main_keys_rest_under_the_compo
         await pilot.press("right_square_bracket")
         assert tabs.active == "request-tab"
         await pilot.press("left_square_bracket", "left_square_bracket")
+        assert tabs.active == "match-tab"  # the last: Trace, Request, Response, Problems, Server log, Match
+        await pilot.press("left_square_bracket")
         assert tabs.active == "server-tab"
         await pilot.press("c")
         composer = console.screen

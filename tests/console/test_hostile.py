@@ -260,7 +260,7 @@ def test_a_real_terminal_keeps_its_title_and_screen(app_dir: Path, tmp_path: Pat
             wait_for_pane(socket, "content-type:")  # Response
             pane(socket, "send-keys", "]", "]")
             wait_for_pane(socket, "stdout:")  # Server log: what /noisy printed
-            pane(socket, "send-keys", "]")
+            pane(socket, "send-keys", "]", "]")  # past Match, back to Trace
         screen = wait_for_pane(socket, "SPAN")  # back to the Trace tab
         # Only what changes is drawn again: a cleared screen would have lost the header.
         assert screen.startswith(" routeconsole ")

@@ -9,11 +9,16 @@ import engine
 DEMO = Path(__file__).resolve().parents[2] / "demo_app"
 
 
-def test_demo_app_is_clean_next_app() -> None:
+def test_demo_app_is_a_next_app_with_one_deliberate_warning() -> None:
     table = engine.load_routes(DEMO)
     assert table.convention == "next"
-    assert table.conflicts == ()
     assert table.global_middleware == "middleware.py"
+    # files/latest carves /files/latest out of files/[...path]: something to explore, not an error
+    [clash] = table.conflicts
+    assert (clash.kind, clash.severity) == ("shadowed-catch-all", "warning")
+    assert clash.files == ("files/[...path]/route.py", "files/latest/route.py")
+    assert clash.examples == (("/files/latest", "files/latest/route.py"),)
+    assert table.match("GET", "/files/latest").file == "files/latest/route.py"
 
 
 def test_demo_app_shows_each_convention() -> None:
