@@ -60,7 +60,7 @@ CONSOLE = textwrap.dedent(
         def _show_arrived(self):
             if self._arrived and self.drawing:
                 with open(sys.argv[6], "a") as out:
-                    out.write(f"{time.monotonic()}\n")
+                    out.write(f"{time.monotonic()}\\n")
             super()._show_arrived()
 
     kind = engine.Engine if sys.argv[4] == "embedded" else engine.SupervisedEngine
