@@ -229,7 +229,7 @@ if sys.argv[2] == "guarded":
 async def main():
     trace = Trace.begin("GET", "/answered", "", [], None)
     trace.finish(200)
-    feed.send(trace)  # in a running loop: sent at the end of this turn...
+    feed.send(trace)  # in a running loop: held a moment, to go with others...
     os._exit(3)  # ...which route code ends first
 
 asyncio.run(main())
@@ -237,7 +237,7 @@ asyncio.run(main())
 
 
 @pytest.mark.parametrize("guarded", [True, False])
-def test_os_exit_in_the_turn_that_answered_still_sends_its_traces(tmp_path: Path, guarded: bool) -> None:
+def test_os_exit_right_after_an_answer_still_sends_its_trace(tmp_path: Path, guarded: bool) -> None:
     with writer_at(tmp_path / "log.sqlite3") as (server, request_log):
         mode = "guarded" if guarded else "bare"
         done = subprocess.run([sys.executable, "-c", EXIT_IN_THE_SAME_TURN, server.address, mode], timeout=30)
