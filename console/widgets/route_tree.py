@@ -112,8 +112,11 @@ class RouteTree(Tree[RouteNode]):
             node = self._by_path.get(path)
             if node is not None:
                 node.set_label(self._label(node))
-        if answer is not None and answer in self._by_path:
-            self.scroll_to_node(self._by_path[answer], animate=False)
+        node = self._by_path.get(answer) if answer is not None else None
+        if node is not None and node.line >= 0:
+            top = self.scroll_offset.y
+            if not top <= node.line < top + self.size.height:  # PERF: a scroll redraws the whole tree
+                self.scroll_to_node(node, animate=False)
 
     @property
     def selected_route(self) -> engine.Route | None:

@@ -68,6 +68,7 @@ async def main(routes: int) -> int:
                 await pilot.press(*["backspace"] * 3)
                 missed = await presses(pilot, list("x"))
                 every = times + missed
+                print("   each key, ms CPU:", " ".join(f"{t:.0f}" for t in every))
                 worst, mean = max(every), statistics.mean(every)
                 verdict = "PASS" if worst < BAR_MS else "FAIL"
                 print(
