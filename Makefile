@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python tests/benchmarks/bench_console.py
 	$(BIN)/python tests/benchmarks/bench_console_serving.py --pin
 	$(BIN)/python tests/benchmarks/bench_console_latency.py
+	$(BIN)/python tests/benchmarks/bench_match_bar.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
