@@ -197,9 +197,9 @@ class _Node:
         # (`leaf or optional`), and when no child takes the next segment (`catchall or optional`).
         self.end: _Leaf | None = None
         self.tail: _Leaf | None = None
-        # Whether a node on the way here, this one included, had a way the greedy walk did
-        # not take (a param beside the static child it took, a catch-all beside either):
-        # when the walk dead-ends here and this is False, so does the full search.
+        # Whether the greedy walk, on its way here, passed a node with a way it did not take
+        # (a param beside the static child it took, a catch-all beside either): when the
+        # walk dead-ends here and this is False, so does the full search.
         self.backtrack = False
 
 
