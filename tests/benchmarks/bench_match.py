@@ -34,7 +34,9 @@ What it measures, on two route mixes:
   does to pick a route: `route.matches(scope)` over `router.routes` until `Match.FULL`.
   Starlette scans every route, so at large N it is timed on a prefix of the request list.
   On the rest mix, the engine and Falcon are also timed on the static hits, the dynamic
-  hits and the misses alone (microseconds per lookup).
+  hits and the misses alone (microseconds per lookup), beside a floor: what any
+  `RouteTable.match` spends on a dynamic hit before it finds a route (a call, the static
+  dict missed, a split, a `Match` with a fresh params dict; see `floor_pass`).
 * The wall time of `engine.load_routes` over the 10,000 route files of the random mix
   (first call and best of 3): walking the tree, parsing every file's source and building
   the table.
@@ -589,6 +591,24 @@ def starlette_paths(router: StarletteRouter, paths: list[str]) -> list[str]:
     return paths[: max(len(probe), min(len(paths), int(PASS_BUDGET / per_lookup)))]
 
 
+def floor_pass(routes: list[Shape], paths: list[str]) -> Callable[[], None]:
+    """The least any `RouteTable.match` does for a dynamic hit, and no route is found:
+    a call, the static dict missed, the path split, a `Match` with a fresh params dict."""
+    statics = {engine_pattern(shape): shape for shape in routes if is_static(shape)}
+    new, answer = tuple.__new__, engine.Match
+
+    def floor(method: str, path: str) -> engine.Match:
+        statics.get(path)
+        segments = path.split("/")
+        return new(answer, (200, "/a/[id]", "a/[id]/route.py", {"id": segments[-1]}, ("GET",), None, None))
+
+    def run() -> None:
+        for path in paths:
+            floor("GET", path)
+
+    return run
+
+
 def request_kind(request: Request) -> str:
     if request.shape is None:
         return "miss"
@@ -612,6 +632,7 @@ class Result:
     loads: list[float]
     # kind -> (share of the requests, engine µs, falcon µs per lookup)
     by_kind: dict[str, tuple[float, float, float]]
+    floor: float  # µs per dynamic hit that any RouteTable.match spends (see floor_pass)
 
 
 def bench_size(mix: Mix, n: int, rng: random.Random, workdir: Path) -> tuple[Result, list[str]]:
@@ -642,6 +663,8 @@ def bench_size(mix: Mix, n: int, rng: random.Random, workdir: Path) -> tuple[Res
             engine_rate = best_rate(engine_pass(table, subset), len(subset))
             falcon_rate = best_rate(falcon_pass(falcon, subset), len(subset))
             by_kind[kind] = (len(subset) / len(requests), 1e6 / engine_rate, 1e6 / falcon_rate)
+    dynamic = [r.path for r in requests if request_kind(r) == "dynamic"]
+    floor = 1e6 / best_rate(floor_pass(routes, dynamic), len(dynamic)) if mix.by_kind else 0.0
     result = Result(
         n=n,
         engine=best_rate(engine_pass(table, paths), len(paths)),
@@ -651,6 +674,7 @@ def bench_size(mix: Mix, n: int, rng: random.Random, workdir: Path) -> tuple[Res
         requests=len(paths),
         loads=loads,
         by_kind=by_kind,
+        floor=floor,
     )
     return result, problems
 
@@ -681,6 +705,16 @@ def print_table(mix: Mix, results: list[Result]) -> None:
                 for share, engine_us, falcon_us in r.by_kind.values()
             ]
             print(f"{r.n:>7,} | " + " | ".join(f"{cell:>24}" for cell in cells))
+        print(
+            "\nThe floor of a dynamic hit, what any RouteTable.match spends before finding a route "
+            "(a call, the static dict missed, a split, a Match with its params dict):"
+        )
+        for r in results:
+            falcon_dynamic = r.by_kind["dynamic"][2]
+            print(
+                f"{r.n:>7,} | floor {r.floor:5.2f} µs = {r.floor / falcon_dynamic:4.2f} of Falcon's "
+                f"whole dynamic lookup ({falcon_dynamic:5.2f} µs)"
+            )
 
 
 def verdict(ok: bool) -> str:
