@@ -316,9 +316,14 @@ class Matcher:
                     params[name] = value
                 else:
                     return _new_tuple(Match, (status, leaf.pattern, leaf.file, params, leaf.allow, leaf.route, None))
-        if method not in KNOWN_METHODS or "%" in path or "/." in path or "//" in path or "\\" in path:
-            return self._match_carefully(method, path)
-        if path.endswith("/"):
+        if (
+            method not in KNOWN_METHODS
+            or "%" in path
+            or "/." in path
+            or "//" in path
+            or "\\" in path
+            or path.endswith("/")
+        ):
             return self._match_carefully(method, path)
         # A plain path: its raw segments are its segments, and the walk's route is the answer.
         # When the walk dead-ended, the full search backs up from where it went wrong.
@@ -351,7 +356,8 @@ class Matcher:
         if path == "/":
             segments = []
         elif "%" in path:
-            # Each segment on its own, so that `a%2Fb` stays one segment `a/b`.
+            # PERF: decode only when needed, and each segment on its own so that
+            # `a%2Fb` stays one segment `a/b`.
             segments = [unquote(s) for s in segments]
         leaf = _find(self._root, segments, 0, len(segments))
         if leaf is None:
