@@ -14,12 +14,28 @@ alternative, so `/users/new/edit` still reaches `/users/[id]/edit` when
       root ─ users (leaf /users) ─┬─ new (leaf /users/new)
            │                      └─ [param] ─ edit (leaf /users/[id]/edit)
            └─ files (catchall /files/[...path])
+
+A lookup takes the first of three ways that answers:
+
+1. An all-static route is found by the whole raw path in one dict lookup.
+2. The greedy walk: split the raw path and, at each node, take the static child, else
+   the param child, else stop at the catch-all; never back up, never decode. The walk
+   takes the way a full search tries first at every node, so when it reaches a route,
+   that route is the one the full search would find first. It answers at once when the
+   route's params are all `[x]`s with plain values (`str.isalnum`: no "%" to decode,
+   no dot segment, no empty segment, no trailing slash).
+3. Otherwise, when the raw path has nothing to resolve or decode (no "%", dot segment,
+   "//", backslash or trailing slash), its raw segments are its segments: the walk's
+   route is the answer, and when the walk dead-ended the full search (`_find`) backs up
+   from it, unless no node on the way had another way to try (`_Node.backtrack`): then
+   it is a 404. Any other path goes the careful way, `_match_carefully`: resolve dot
+   segments and the trailing slash, decode each segment on its own, search in full.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import partial
+from functools import cache
 from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import unquote
 
@@ -105,34 +121,53 @@ def resolve_dots(raw_path: str) -> str:
 
 # PERF: NamedTuple's generated __new__ costs a keyword-argument call per lookup, and its
 # _make a Python call; tuple.__new__ builds the same Match in C.
-_new_match = partial(tuple.__new__, Match)
+_new_tuple = tuple.__new__
+
+
+def _unrouted(status: int, location: str | None = None) -> Match:
+    """A Match with no route: 308, 400, 404 or 501."""
+    return _new_tuple(Match, (status, None, None, {}, (), None, location))
+
+
+@cache
+def _answers(allow: tuple[str, ...], exports_options: bool) -> tuple[tuple[str, ...], dict[str, int]]:
+    """`allow` and the status for each method, shared by every route that gives that pair.
+
+    PERF: among thousands of routes, fewer objects for a lookup to touch. Never changed.
+    """
+    statuses = dict.fromkeys(KNOWN_METHODS, 405)
+    for method in allow:
+        statuses[method] = 200
+    if not exports_options:
+        statuses["OPTIONS"] = 204
+    return allow, statuses
 
 
 class _Leaf:
     """A route as the matcher sees it: statuses per method and how to read its params."""
 
-    __slots__ = ("allow", "dynamic", "route", "single", "statuses")
+    __slots__ = ("allow", "dynamic", "file", "name", "pattern", "plain", "position", "route", "statuses")
 
     def __init__(self, route: Route) -> None:
         self.route = route
-        self.allow = route.allow
-        statuses = dict.fromkeys(KNOWN_METHODS, 405)
-        for method in route.allow:
-            statuses[method] = 200
-        if "OPTIONS" not in route.methods:
-            statuses["OPTIONS"] = 204
-        self.statuses = statuses
+        self.pattern = route.pattern
+        self.file = route.file
+        self.allow, self.statuses = _answers(route.allow, "OPTIONS" in route.methods)
         # (position, kind, name) of each dynamic segment: params are read after the walk,
         # so backtracking never builds a dict it throws away.
         self.dynamic = tuple((i, s.kind, s.value) for i, s in enumerate(route.segments) if s.kind != STATIC)
-        # PERF: the common shape, one `[param]` (`/users/[id]`): its (name, position).
-        only = self.dynamic[0] if len(self.dynamic) == 1 and self.dynamic[0][1] == PARAM else None
-        self.single: tuple[str, int] | None = None if only is None else (only[2], only[0])
+        # PERF: the common shape, one `[param]` (`/users/[id]`): its name and position, for
+        # the greedy walk to answer with at a glance. A static with a "%" in its name matches
+        # its raw text only when the text is encoded: such a route is left to the search.
+        plain = "%" not in route.pattern and all(kind == PARAM for _, kind, _ in self.dynamic)
+        self.name: str | None = self.dynamic[0][2] if plain and len(self.dynamic) == 1 else None
+        self.position = self.dynamic[0][0] if plain and len(self.dynamic) == 1 else 0
+        # Two or more `[param]`s and nothing else dynamic: (position, name) of each.
+        self.plain = tuple((i, name) for i, _, name in self.dynamic) if plain and len(self.dynamic) > 1 else ()
 
     def params(self, segments: list[str]) -> Params:
-        single = self.single
-        if single is not None:
-            return {single[0]: segments[single[1]]}
+        if self.name is not None:
+            return {self.name: segments[self.position]}
         params: Params = {}
         for position, kind, name in self.dynamic:
             if kind == PARAM:
@@ -145,9 +180,12 @@ class _Leaf:
                     params[name] = rest
         return params
 
+    def answer(self, status: int, params: Params) -> Match:
+        return _new_tuple(Match, (status, self.pattern, self.file, params, self.allow, self.route, None))
+
 
 class _Node:
-    __slots__ = ("catchall", "leaf", "optional", "param", "static")
+    __slots__ = ("backtrack", "catchall", "end", "leaf", "optional", "param", "static", "tail")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
@@ -155,6 +193,14 @@ class _Node:
         self.leaf: _Leaf | None = None
         self.catchall: _Leaf | None = None
         self.optional: _Leaf | None = None
+        # For the greedy walk: the route a full search takes when the path ends here
+        # (`leaf or optional`), and when no child takes the next segment (`catchall or optional`).
+        self.end: _Leaf | None = None
+        self.tail: _Leaf | None = None
+        # Whether the greedy walk, on its way here, passed a node with a way it did not take
+        # (a param beside the static child it took, a catch-all beside either): when the
+        # walk dead-ends here and this is False, so does the full search.
+        self.backtrack = False
 
 
 class Matcher:
@@ -166,6 +212,13 @@ class Matcher:
         self._static: dict[str, _Leaf] = {}
         for route in routes:
             self._insert(route)
+        for node in self._nodes():
+            node.end = node.leaf or node.optional
+            node.tail = node.catchall or node.optional
+            for child in node.static.values():
+                child.backtrack = node.backtrack or node.param is not None or node.tail is not None
+            if node.param is not None:
+                node.param.backtrack = node.backtrack or node.tail is not None
 
     def _insert(self, route: Route) -> None:
         node = self._root
@@ -220,28 +273,84 @@ class Matcher:
                     yield node.optional.route, rival.route
 
     def match(self, method: str, path: str) -> Match:
-        """Match a raw (still percent-encoded) request path."""
-        if method not in KNOWN_METHODS:
-            return Match(501, None, None, {}, ())
+        """Match a raw (still percent-encoded) request path.
+
+        The static dict, then the greedy walk; whatever they cannot answer for sure goes
+        the careful way (see the module docstring).
+        """
         leaf = self._static.get(path)
         if leaf is not None:
-            route = leaf.route
-            return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
+            status = leaf.statuses.get(method)  # None for a method the engine does not know
+            if status is not None:
+                return _new_tuple(Match, (status, leaf.pattern, leaf.file, {}, leaf.allow, leaf.route, None))
+            return self._match_carefully(method, path)
+        # PERF: the greedy walk, a loop with no call in it but the dict lookup.
+        segments = path.split("/")
+        del segments[0]  # the empty string before the leading "/"
+        node = self._root
+        for segment in segments:
+            child = node.static.get(segment)
+            if child is None:
+                child = node.param
+                if child is None:
+                    leaf = node.tail
+                    break
+            node = child
+        else:
+            leaf = node.end
+        if leaf is not None:
+            status = leaf.statuses.get(method)  # None for a method the engine does not know
+            name = leaf.name
+            if name is not None and status is not None:
+                value = segments[leaf.position]
+                # PERF: a plain value: no "%", dot, backslash or empty segment to look for.
+                if value.isalnum():
+                    answer = (status, leaf.pattern, leaf.file, {name: value}, leaf.allow, leaf.route, None)
+                    return _new_tuple(Match, answer)
+            elif leaf.plain and status is not None:
+                params: Params = {}
+                for position, name in leaf.plain:
+                    value = segments[position]
+                    if not value.isalnum():
+                        break
+                    params[name] = value
+                else:
+                    return _new_tuple(Match, (status, leaf.pattern, leaf.file, params, leaf.allow, leaf.route, None))
+        if (
+            method not in KNOWN_METHODS
+            or "%" in path
+            or "/." in path
+            or "//" in path
+            or "\\" in path
+            or path.endswith("/")
+        ):
+            return self._match_carefully(method, path)
+        # A plain path: its raw segments are its segments, and the walk's route is the answer.
+        # When the walk dead-ended, the full search backs up from where it went wrong.
+        if leaf is None:
+            if not node.backtrack:
+                return _unrouted(404)
+            leaf = _find(self._root, segments, 0, len(segments))
+            if leaf is None:
+                return _unrouted(404)
+        return leaf.answer(leaf.statuses[method], leaf.params(segments) if leaf.dynamic else {})
+
+    def _match_carefully(self, method: str, path: str) -> Match:
+        """Dot segments, the trailing slash, decoding, and a search that backs up."""
+        if method not in KNOWN_METHODS:
+            return _unrouted(501)
         if "/." in path or "%" in path or "\\" in path:  # PERF: what resolve_dots() could change or refuse
             try:
-                resolved = resolve_dots(path)
+                path = resolve_dots(path)
             except UnsafePath:
-                return Match(400, None, None, {}, ())
-            if resolved is not path:
-                path = resolved
-                leaf = self._static.get(path)
-                if leaf is not None:
-                    route = leaf.route
-                    return _new_match((leaf.statuses[method], route.pattern, route.file, {}, leaf.allow, route, None))
+                return _unrouted(400)
         if len(path) > 1 and path[-1] == "/":
             if self._redirect:
-                return Match(308, None, None, {}, (), location=path.rstrip("/") or "/")
+                return _unrouted(308, path.rstrip("/") or "/")
             path = path.rstrip("/") or "/"
+        leaf = self._static.get(path)
+        if leaf is not None:
+            return leaf.answer(leaf.statuses[method], {})
         segments = path.split("/")
         del segments[0]  # the empty string before the leading "/"
         if path == "/":
@@ -252,13 +361,12 @@ class Matcher:
             segments = [unquote(s) for s in segments]
         leaf = _find(self._root, segments, 0, len(segments))
         if leaf is None:
-            return Match(404, None, None, {}, ())
-        route = leaf.route
-        params = leaf.params(segments) if leaf.dynamic else {}
-        return _new_match((leaf.statuses[method], route.pattern, route.file, params, leaf.allow, route, None))
+            return _unrouted(404)
+        return leaf.answer(leaf.statuses[method], leaf.params(segments) if leaf.dynamic else {})
 
 
 def _find(node: _Node, segments: list[str], i: int, n: int) -> _Leaf | None:
+    """The full search: the first route in priority order, backing up out of dead ends."""
     # PERF: iterate while a node offers one way on; recurse only where there is an
     # alternative to come back to (a static child beside a param or catch-all).
     while i < n:

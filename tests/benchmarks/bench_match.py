@@ -6,29 +6,42 @@ Run by hand (pytest does not collect it):
 
 Needs the bench extras (`pip install -e ".[bench]"`: falcon, starlette).
 
-What it measures, for N = 10, 100, 1,000 and 10,000 routes:
+What it measures, on two route mixes:
 
-* A seeded, REST-like route set: depth 1-4, static names drawn from a word list with a
-  numeric suffix (`users12`), ~30% of the routes with a `[id]`-style param, a few
-  `[...path]` catch-alls (always last). At any node there is at most one param name and
-  never both a param and a catch-all, so the set has no conflicts.
-* The set is written as real Next.js-style files (`users12/[users12_id]/route.py`) in a
+* **random** (N = 10, 100, 1,000 and 10,000): a seeded route set of depth 1-4, static
+  names drawn from a word list with a numeric suffix (`users12`), ~30% of the routes with
+  a `[id]`-style param, a few `[...path]` catch-alls (always last). At any node there is
+  at most one param name and never both a param and a catch-all, so the set has no
+  conflicts. Its names rarely share a prefix, so the matcher seldom has to choose.
+* **rest** (N = 100, 1,000 and 10,000): a seeded REST-like API. Versioned prefixes
+  (`/api/v1` ... `/api/v3`), namespaces (`admin`, `billing`, ...), resources with static
+  actions beside their param (`/users3/search` beside `/users3/[users3_id]`), item actions
+  and nested sub-resources (`/users3/[users3_id]/orders/[orders_id]/history`), a few
+  `raw/[...path]` catch-alls. Some ids are a sibling action's name (`/users3/search/history`
+  is `/users3/[users3_id]/history`), so the matcher must back up out of a static branch.
+* Each set is written as real Next.js-style files (`users12/[users12_id]/route.py`) in a
   temporary directory and loaded with `engine.load_routes(dir, convention="next")`.
 * The same routes are added to `falcon.routing.CompiledRouter` (`/users12/{users12_id}`,
   `{path:path}`) and to a `starlette.routing.Router`, sorted static < param < catch-all.
 * A request list built from the routes (params as numbers, catch-alls with 1-3 segments)
-  with ~10% misses. Every request is checked against an independent regex oracle, the
-  engine (200 + the right pattern, or 404) and Falcon (the right template, or None);
-  Starlette is checked on a sample. A disagreement makes the script exit 1.
+  with ~10% misses. Every request is checked against an independent regex oracle (the
+  first matching route in priority order), the engine (200 + the right pattern, or 404)
+  and Falcon (the right template, or None); Starlette is checked on a sample. A
+  disagreement makes the script exit 1.
 * Lookups/s: best of 5 repeats, each repeat a number of passes over the request list
   taking ~0.4 s, with the garbage collector off (as `timeit` does). The lookups are
   `table.match("GET", path)`, `router.find(path)` and, for Starlette, what `Router.app`
   does to pick a route: `route.matches(scope)` over `router.routes` until `Match.FULL`.
   Starlette scans every route, so at large N it is timed on a prefix of the request list.
-* The wall time of `engine.load_routes` over the 10,000 route files (first call and best
-  of 3): walking the tree, parsing every file's source and building the table.
+  On the rest mix, the engine and Falcon are also timed on the static hits, the dynamic
+  hits and the misses alone (microseconds per lookup), beside a floor: what any
+  `RouteTable.match` spends on a dynamic hit before it finds a route (a call, the static
+  dict missed, a split, a `Match` with a fresh params dict; see `floor_pass`).
+* The wall time of `engine.load_routes` over the 10,000 route files of the random mix
+  (first call and best of 3): walking the tree, parsing every file's source and building
+  the table.
 
-It prints a table and PASS/FAIL bars; the bars are a report, not a test, so they do not
+It prints a table per mix and PASS/FAIL bars; the bars are a report, not a test, so they do not
 change the exit code.
 """
 
@@ -53,7 +66,9 @@ from starlette.routing import Router as StarletteRouter
 import engine
 
 SEED = 20240601
+REST_SEED = 20260512
 SIZES = (10, 100, 1_000, 10_000)
+REST_SIZES = (100, 1_000, 10_000)
 REQUESTS_PER_SIZE = 5_000
 MISS_SHARE = 0.10
 PARAM_SHARE = 0.30  # routes with at least one [param]
@@ -70,6 +85,8 @@ BAR_VS_STARLETTE = 20.0
 BAR_FLAT = 0.6
 BAR_LOAD_SECONDS = 2.0
 BAR_SIZES = (1_000, 10_000)
+BAR_REST_VS_FALCON = 2.0
+BAR_REST_SIZES = (100, 1_000, 10_000)
 
 WORDS = (
     "users", "orders", "items", "posts", "comments", "teams", "projects", "tasks", "invoices",
@@ -78,6 +95,25 @@ WORDS = (
     "metrics", "logs", "builds", "deploys", "regions", "zones", "hosts", "volumes", "images",
     "jobs", "queues", "topics", "webhooks", "exports",
 )  # fmt: skip
+
+# The rest mix: how often each version, namespace and kind of route is drawn.
+REST_VERSIONS = {"v1": 5, "v2": 3, "v3": 2}
+REST_NAMESPACES = {"": 8, "admin": 2, "billing": 2, "internal": 1, "partners": 1, "support": 1}
+COLLECTION_ACTIONS = ("search", "export", "count", "bulk", "recent", "stats")
+ITEM_ACTIONS = ("activate", "archive", "history", "permissions", "restore", "audit")
+RAW = "raw"  # the folder of a catch-all: `.../raw/[...path]`
+REST_KINDS = {
+    "list": 3.0,  # /api/v1/users3
+    "action": 3.0,  # /api/v1/users3/search
+    "item": 3.0,  # /api/v1/users3/[users3_id]
+    "item-action": 2.5,  # /api/v1/users3/[users3_id]/history
+    "sub-list": 2.0,  # /api/v1/users3/[users3_id]/orders
+    "sub-item": 2.0,  # /api/v1/users3/[users3_id]/orders/[orders_id]
+    "sub-action": 1.0,  # /api/v1/users3/[users3_id]/orders/export
+    "sub-item-action": 1.0,  # /api/v1/users3/[users3_id]/orders/[orders_id]/history
+    "raw": 0.3,  # /api/v1/users3/raw/[...path] or /api/v1/users3/[users3_id]/raw/[...path]
+}
+ACTION_AS_ID_SHARE = 0.05  # ids that are a collection action's name: `/users3/search/history`
 
 # Segment kinds, in the engine's priority order (static < param < catch-all).
 STATIC, PARAM, CATCHALL = 0, 1, 2
@@ -88,7 +124,7 @@ Segment = tuple[int, str]  # (kind, static text or param name)
 Shape = tuple[Segment, ...]
 
 
-# --------------------------------------------------------------------------- route set
+# --------------------------------------------------------------------------- random mix
 
 
 class _Node:
@@ -179,6 +215,85 @@ def make_routes(n: int, rng: random.Random) -> list[Shape]:
     return routes
 
 
+# --------------------------------------------------------------------------- rest mix
+
+
+class _RestGenerator:
+    """Routes of a versioned REST API; every route is one `REST_KINDS` template."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.counter = itertools.count(1)
+        # Resource names per namespace, shared by the versions (v2 keeps most of v1's).
+        self.resources: dict[str, list[str]] = {}
+
+    def weighted(self, weights: dict[str, float]) -> str:
+        return self.rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def resource(self, namespace: str) -> str:
+        # A Chinese-restaurant process: a namespace gains resources as it is used.
+        names = self.resources.setdefault(namespace, [])
+        if not names or self.rng.random() < 4.0 / (4.0 + len(names)):
+            names.append(f"{self.rng.choice(WORDS)}{next(self.counter)}")
+            return names[-1]
+        return self.rng.choice(names)
+
+    def shape(self) -> Shape:
+        rng = self.rng
+        namespace = self.weighted(REST_NAMESPACES)
+        resource = self.resource(namespace)
+        base: list[Segment] = [(STATIC, "api"), (STATIC, self.weighted(REST_VERSIONS))]
+        if namespace:
+            base.append((STATIC, namespace))
+        base.append((STATIC, resource))
+        item = [*base, (PARAM, f"{resource}_id")]
+        sub = rng.choice(WORDS)
+        sub_item = [*item, (STATIC, sub), (PARAM, f"{sub}_id")]
+        kind = self.weighted(REST_KINDS)
+        if kind == "list":
+            segments = base
+        elif kind == "action":
+            segments = [*base, (STATIC, rng.choice(COLLECTION_ACTIONS))]
+        elif kind == "item":
+            segments = item
+        elif kind == "item-action":
+            segments = [*item, (STATIC, rng.choice(ITEM_ACTIONS))]
+        elif kind == "sub-list":
+            segments = [*item, (STATIC, sub)]
+        elif kind == "sub-item":
+            segments = sub_item
+        elif kind == "sub-action":
+            segments = [*item, (STATIC, sub), (STATIC, rng.choice(COLLECTION_ACTIONS))]
+        elif kind == "sub-item-action":
+            segments = [*sub_item, (STATIC, rng.choice(ITEM_ACTIONS))]
+        else:
+            segments = [*rng.choice((base, item)), (STATIC, RAW), (CATCHALL, CATCHALL_NAME)]
+        return tuple(segments)
+
+
+REST_EXTRAS: tuple[Shape, ...] = (
+    ((STATIC, "health"),),
+    ((STATIC, "login"),),
+    ((STATIC, "static"), (CATCHALL, CATCHALL_NAME)),
+)
+
+
+def make_rest_routes(n: int, rng: random.Random) -> list[Shape]:
+    """N distinct routes: a few outside the API (`/health`, `/static/[...path]`), the rest in it."""
+    generator = _RestGenerator(rng)
+    routes = list(REST_EXTRAS)
+    seen = set(routes)
+    while len(routes) < n:
+        shape = generator.shape()
+        if shape not in seen:
+            seen.add(shape)
+            routes.append(shape)
+    return routes
+
+
+# --------------------------------------------------------------------------- shapes
+
+
 def engine_pattern(shape: Shape) -> str:
     texts = {STATIC: "{}", PARAM: "[{}]", CATCHALL: "[...{}]"}
     return "/" + "/".join(texts[kind].format(value) for kind, value in shape)
@@ -188,6 +303,10 @@ def brace_template(shape: Shape) -> str:
     """Falcon's and Starlette's syntax: `/users/{id}`, catch-all `{path:path}`."""
     texts = {STATIC: "{}", PARAM: "{{{}}}", CATCHALL: "{{{}:path}}"}
     return "/" + "/".join(texts[kind].format(value) for kind, value in shape)
+
+
+def is_static(shape: Shape) -> bool:
+    return all(kind == STATIC for kind, _ in shape)
 
 
 def describe(routes: list[Shape]) -> str:
@@ -211,16 +330,23 @@ class Request:
 
 
 class Oracle:
-    """Brute-force regex matching, grouped by the first segment (always static here)."""
+    """Brute-force regex matching, grouped by the first segment (always static here).
+
+    `best` is the first matching route in priority order: the kinds segment by segment,
+    left to right (static < param < catch-all), as the engine and Falcon rank them.
+    """
 
     def __init__(self, routes: Iterable[Shape]) -> None:
-        self.by_first: dict[str, list[re.Pattern[str]]] = {}
-        for shape in routes:
-            self.by_first.setdefault(shape[0][1], []).append(re.compile(_regex(shape)))
+        self.by_first: dict[str, list[tuple[re.Pattern[str], Shape]]] = {}
+        for shape in sorted(routes, key=lambda s: tuple(kind for kind, _ in s)):
+            self.by_first.setdefault(shape[0][1], []).append((re.compile(_regex(shape)), shape))
+
+    def best(self, path: str) -> Shape | None:
+        first = path.split("/", 2)[1]
+        return next((shape for pattern, shape in self.by_first.get(first, ()) if pattern.match(path)), None)
 
     def hits(self, path: str) -> bool:
-        first = path.split("/", 2)[1]
-        return any(p.match(path) for p in self.by_first.get(first, ()))
+        return self.best(path) is not None
 
 
 def _regex(shape: Shape) -> str:
@@ -228,14 +354,20 @@ def _regex(shape: Shape) -> str:
     return "^/" + "/".join(parts[k] or re.escape(v) for k, v in shape) + "$"
 
 
-def fill(shape: Shape, rng: random.Random) -> str:
-    """A request path for a route; the values never look like a static name (`word12`)."""
+def fill(shape: Shape, rng: random.Random, id_words: tuple[str, ...] = ()) -> str:
+    """A request path for a route; the values never look like a static name (`word12`),
+    but for an `id_words` share of the first param, which is then one of `id_words`."""
     parts: list[str] = []
+    first_param = True
     for kind, value in shape:
         if kind == STATIC:
             parts.append(value)
         elif kind == PARAM:
-            parts.append(str(rng.randint(1, 99_999)))
+            if first_param and id_words and rng.random() < ACTION_AS_ID_SHARE:
+                parts.append(rng.choice(id_words))
+            else:
+                parts.append(str(rng.randint(1, 99_999)))
+            first_param = False
         else:
             count = rng.randint(1, 3)
             parts.extend(f"part-{rng.randint(1, 999)}" for _ in range(count - 1))
@@ -255,6 +387,20 @@ def miss_candidate(routes: list[Shape], rng: random.Random) -> str:
     return f"{head}/nope{rng.randint(1, 999)}" if head else f"/nope{rng.randint(1, 999)}"
 
 
+def rest_miss_candidate(routes: list[Shape], rng: random.Random) -> str:
+    roll = rng.random()
+    path = fill(rng.choice(routes), rng)
+    if roll < 0.2:  # a version that does not exist
+        return path.replace("/api/v", f"/api/v{rng.randint(4, 9)}", 1)
+    if roll < 0.4:  # an unknown resource in a known version
+        tail = "".join(f"/{rng.randint(1, 99)}" for _ in range(rng.randint(0, 2)))
+        return f"/api/{rng.choice(list(REST_VERSIONS))}/{rng.choice(WORDS)}-missing{rng.randint(1, 9_999)}{tail}"
+    if roll < 0.7:  # one segment too many
+        return f"{path}/nope{rng.randint(1, 999)}"
+    head, _, _ = path.rpartition("/")  # the last segment changed
+    return f"{head}/nope{rng.randint(1, 999)}"
+
+
 def make_requests(routes: list[Shape], oracle: Oracle, rng: random.Random, count: int) -> list[Request]:
     requests: list[Request] = []
     for _ in range(count):
@@ -267,6 +413,37 @@ def make_requests(routes: list[Shape], oracle: Oracle, rng: random.Random, count
             shape = rng.choice(routes)
             requests.append(Request(fill(shape, rng), shape))
     return requests
+
+
+def make_rest_requests(routes: list[Shape], oracle: Oracle, rng: random.Random, count: int) -> list[Request]:
+    """As `make_requests`; an id may be an action's name, so the oracle says what it matches."""
+    requests: list[Request] = []
+    for _ in range(count):
+        if rng.random() < MISS_SHARE:
+            path = rest_miss_candidate(routes, rng)
+            while oracle.hits(path):
+                path = rest_miss_candidate(routes, rng)
+            requests.append(Request(path, None))
+        else:
+            path = fill(rng.choice(routes), rng, COLLECTION_ACTIONS)
+            requests.append(Request(path, oracle.best(path)))
+    return requests
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    name: str
+    seed: int
+    sizes: tuple[int, ...]
+    make_routes: Callable[[int, random.Random], list[Shape]]
+    make_requests: Callable[[list[Shape], Oracle, random.Random, int], list[Request]]
+    by_kind: bool  # also time static hits, dynamic hits and misses apart
+
+
+MIXES = (
+    Mix("random", SEED, SIZES, make_routes, make_requests, by_kind=False),
+    Mix("rest", REST_SEED, REST_SIZES, make_rest_routes, make_rest_requests, by_kind=True),
+)
 
 
 # --------------------------------------------------------------------------- routers
@@ -414,6 +591,33 @@ def starlette_paths(router: StarletteRouter, paths: list[str]) -> list[str]:
     return paths[: max(len(probe), min(len(paths), int(PASS_BUDGET / per_lookup)))]
 
 
+def floor_pass(routes: list[Shape], paths: list[str]) -> Callable[[], None]:
+    """The least any `RouteTable.match` does for a dynamic hit, and no route is found:
+    a call, the static dict missed, the path split, a `Match` with a fresh params dict."""
+    statics = {engine_pattern(shape): shape for shape in routes if is_static(shape)}
+    new, answer = tuple.__new__, engine.Match
+
+    def floor(method: str, path: str) -> engine.Match:
+        statics.get(path)
+        segments = path.split("/")
+        return new(answer, (200, "/a/[id]", "a/[id]/route.py", {"id": segments[-1]}, ("GET",), None, None))
+
+    def run() -> None:
+        for path in paths:
+            floor("GET", path)
+
+    return run
+
+
+def request_kind(request: Request) -> str:
+    if request.shape is None:
+        return "miss"
+    return "static" if is_static(request.shape) else "dynamic"
+
+
+REQUEST_KINDS = ("static", "dynamic", "miss")
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -426,29 +630,41 @@ class Result:
     starlette_requests: int
     requests: int
     loads: list[float]
+    # kind -> (share of the requests, engine µs, falcon µs per lookup)
+    by_kind: dict[str, tuple[float, float, float]]
+    floor: float  # µs per dynamic hit that any RouteTable.match spends (see floor_pass)
 
 
-def bench_size(n: int, rng: random.Random, workdir: Path) -> tuple[Result, list[str]]:
-    routes = make_routes(n, rng)
-    print(f"N={n:>6,}: {describe(routes)}", flush=True)
-    app_dir = workdir / f"app{n}"
+def bench_size(mix: Mix, n: int, rng: random.Random, workdir: Path) -> tuple[Result, list[str]]:
+    routes = mix.make_routes(n, rng)
+    print(f"{mix.name} N={n:>6,}: {describe(routes)}", flush=True)
+    app_dir = workdir / f"{mix.name}{n}"
     write_app(routes, app_dir)
     loads: list[float] = []
     table, seconds = load_table(app_dir)
     loads.append(seconds)
-    if n == max(SIZES):
+    if mix.name == "random" and n == max(mix.sizes):
         loads.extend(load_table(app_dir)[1] for _ in range(LOAD_RUNS - 1))
     assert not table.conflicts, f"the generated route set has conflicts: {table.conflicts[:3]}"
     assert len(table.routes) == n, f"{len(table.routes)} routes loaded, {n} written"
 
     oracle = Oracle(routes)
-    requests = make_requests(routes, oracle, rng, REQUESTS_PER_SIZE)
+    requests = mix.make_requests(routes, oracle, rng, REQUESTS_PER_SIZE)
     falcon = falcon_router(routes)
     starlette = starlette_router(routes)
     problems = check(table, falcon, starlette, requests)
 
     paths = [r.path for r in requests]
     some = starlette_paths(starlette, paths)
+    by_kind: dict[str, tuple[float, float, float]] = {}
+    if mix.by_kind:
+        for kind in REQUEST_KINDS:
+            subset = [r.path for r in requests if request_kind(r) == kind]
+            engine_rate = best_rate(engine_pass(table, subset), len(subset))
+            falcon_rate = best_rate(falcon_pass(falcon, subset), len(subset))
+            by_kind[kind] = (len(subset) / len(requests), 1e6 / engine_rate, 1e6 / falcon_rate)
+    dynamic = [r.path for r in requests if request_kind(r) == "dynamic"]
+    floor = 1e6 / best_rate(floor_pass(routes, dynamic), len(dynamic)) if mix.by_kind else 0.0
     result = Result(
         n=n,
         engine=best_rate(engine_pass(table, paths), len(paths)),
@@ -457,16 +673,18 @@ def bench_size(n: int, rng: random.Random, workdir: Path) -> tuple[Result, list[
         starlette_requests=len(some),
         requests=len(paths),
         loads=loads,
+        by_kind=by_kind,
+        floor=floor,
     )
     return result, problems
 
 
-def print_table(results: list[Result]) -> None:
+def print_table(mix: Mix, results: list[Result]) -> None:
     header = (
         f"{'N':>7} | {'engine/s':>11} | {'falcon/s':>11} | {'starlette/s':>11} | "
         f"{'engine/falcon':>13} | {'engine/starlette':>16}"
     )
-    print()
+    print(f"\nMix: {mix.name} (seed {mix.seed})")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -478,6 +696,25 @@ def print_table(results: list[Result]) -> None:
     print(f"\n{REQUESTS_PER_SIZE:,} requests per N (~{MISS_SHARE:.0%} misses); lookups/s: best of {REPEATS}.")
     if notes:
         print(f"Starlette timed on a prefix of the requests (it scans every route): {notes}.")
+    if mix.by_kind:
+        print("\nµs per lookup by kind of request (engine / falcon)")
+        print(f"{'N':>7} | " + " | ".join(f"{kind:>24}" for kind in REQUEST_KINDS))
+        for r in results:
+            cells = [
+                f"{share:>4.0%}  {engine_us:5.2f} / {falcon_us:5.2f} µs"
+                for share, engine_us, falcon_us in r.by_kind.values()
+            ]
+            print(f"{r.n:>7,} | " + " | ".join(f"{cell:>24}" for cell in cells))
+        print(
+            "\nThe floor of a dynamic hit, what any RouteTable.match spends before finding a route "
+            "(a call, the static dict missed, a split, a Match with its params dict):"
+        )
+        for r in results:
+            falcon_dynamic = r.by_kind["dynamic"][2]
+            print(
+                f"{r.n:>7,} | floor {r.floor:5.2f} µs = {r.floor / falcon_dynamic:4.2f} of Falcon's "
+                f"whole dynamic lookup ({falcon_dynamic:5.2f} µs)"
+            )
 
 
 def verdict(ok: bool) -> str:
@@ -486,7 +723,7 @@ def verdict(ok: bool) -> str:
 
 def print_bars(results: list[Result]) -> None:
     by_n = {r.n: r for r in results}
-    print("\nBars")
+    print("\nBars (random mix)")
     for n in BAR_SIZES:
         r = by_n[n]
         vs_falcon, vs_starlette = r.engine / r.falcon, r.engine / r.starlette
@@ -508,6 +745,17 @@ def print_bars(results: list[Result]) -> None:
     )
 
 
+def print_rest_bars(results: list[Result]) -> None:
+    by_n = {r.n: r for r in results}
+    print("\nBars (rest mix)")
+    for n in BAR_REST_SIZES:
+        vs_falcon = by_n[n].engine / by_n[n].falcon
+        print(
+            f"  N={n:>6,}: engine >= {BAR_REST_VS_FALCON:.1f}x Falcon     {vs_falcon:7.2f}x  "
+            f"{verdict(vs_falcon >= BAR_REST_VS_FALCON)}"
+        )
+
+
 def print_load(result: Result) -> None:
     first, best = result.loads[0], min(result.loads)
     print(f"\nLoading {result.n:,} route files with engine.load_routes (walk, parse, build)")
@@ -516,19 +764,23 @@ def print_load(result: Result) -> None:
 
 
 def main() -> int:
-    rng = random.Random(SEED)
     started = time.perf_counter()
-    print(f"Python {sys.version.split()[0]}, falcon {falcon.__version__}, seed {SEED}")
-    results: list[Result] = []
+    print(f"Python {sys.version.split()[0]}, falcon {falcon.__version__}")
+    results: dict[str, list[Result]] = {}
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench_match_") as tmp:
-        for n in SIZES:
-            result, found = bench_size(n, rng, Path(tmp))
-            results.append(result)
-            problems.extend(f"N={n}: {p}" for p in found)
-    print_table(results)
-    print_bars(results)
-    print_load(results[-1])
+        for mix in MIXES:
+            rng = random.Random(mix.seed)
+            results[mix.name] = []
+            for n in mix.sizes:
+                result, found = bench_size(mix, n, rng, Path(tmp))
+                results[mix.name].append(result)
+                problems.extend(f"{mix.name} N={n}: {p}" for p in found)
+    for mix in MIXES:
+        print_table(mix, results[mix.name])
+    print_bars(results["random"])
+    print_rest_bars(results["rest"])
+    print_load(results["random"][-1])
     print(f"\nTotal time {time.perf_counter() - started:.0f} s")
     if problems:
         print(f"\nINCORRECT: {len(problems)} disagreements, first ones:")

@@ -143,3 +143,151 @@ def test_cost_does_not_depend_on_unrelated_routes(tmp_path: Path) -> None:
     assert table.match("GET", "/r1999/x").pattern == "/r1999/x"
     assert table.match("GET", "/r1500/9").params == {"id": "9"}
     assert table.match("GET", "/r2000/9").status == 404
+
+
+# --- candidate order in each dialect ------------------------------------------------------
+#
+# One set of routes, written in each dialect's file names: at each segment, left to right,
+# static > [param] > [...catch-all] > [[...optional]], and the matcher backs up out of a
+# branch that dead-ends. TanStack has no optional catch-all, and names its catch-all `$`
+# (`_splat`, one string).
+
+ORDER_ROUTES = [
+    "/p/a", "/p/[x]", "/p/[...rest]",
+    "/q/a", "/q/[x]", "/q/[[...opt]]",
+    "/l/a/[y]", "/l/[x]/b",
+    "/k/a/b/c", "/k/[x]/b/d",
+    "/b/[x]/c", "/b/[...rest]",
+    "/u/new", "/u/[id]/edit",
+    "/pc/100%25", "/pc/[x]",
+    "/t/[a]/x/[b]",
+]  # fmt: skip
+
+
+def dialect_file(convention: str, pattern: str) -> str:
+    """The file that gives `pattern` in a dialect: `/p/[x]` -> `p/[x]/route.py`, `p/[x]+api.py`, `p/$x.py`."""
+    parts = pattern.strip("/").split("/")
+    if convention == "next":
+        return "/".join([*parts, "route.py"])
+    if convention == "expo":
+        return "/".join(parts) + "+api.py"
+    tanstack = ["$" if p.startswith("[...") else "$" + p[1:-1] if p.startswith("[") else p for p in parts]
+    return "/".join(tanstack) + ".py"
+
+
+def dialect_pattern(convention: str, pattern: str) -> str:
+    return pattern.replace("[...rest]", "[..._splat]") if convention == "tanstack" else pattern
+
+
+def dialect_params(convention: str, params: dict[str, object]) -> dict[str, object]:
+    if convention == "tanstack" and "rest" in params:
+        params = dict(params)
+        params["_splat"] = "/".join(params.pop("rest"))
+    return params
+
+
+@pytest.fixture(scope="module", params=["next", "tanstack", "expo"])
+def order_table(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> engine.RouteTable:
+    convention: str = request.param
+    routes = [r for r in ORDER_ROUTES if not (convention == "tanstack" and "[[" in r)]
+    app = write_app(tmp_path_factory.mktemp(convention), [dialect_file(convention, r) for r in routes])
+    table = engine.load_routes(app, convention=convention)
+    assert sorted(r.pattern for r in table.routes) == sorted(dialect_pattern(convention, r) for r in routes)
+    return table
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern", "params"),
+    [
+        pytest.param("/p/a", "/p/a", {}, id="static-first"),
+        pytest.param("/p/z", "/p/[x]", {"x": "z"}, id="then-param"),
+        pytest.param("/p/z/w", "/p/[...rest]", {"rest": ["z", "w"]}, id="then-catch-all"),
+        pytest.param("/p/a/w", "/p/[...rest]", {"rest": ["a", "w"]}, id="static-and-param-dead-end-to-catch-all"),
+        pytest.param("/q", "/q/[[...opt]]", {}, id="optional-empty"),
+        pytest.param("/q/a", "/q/a", {}, id="static-beats-optional"),
+        pytest.param("/q/z", "/q/[x]", {"x": "z"}, id="param-beats-optional"),
+        pytest.param("/q/z/w", "/q/[[...opt]]", {"opt": ["z", "w"]}, id="then-optional"),
+        pytest.param("/l/a/b", "/l/a/[y]", {"y": "b"}, id="left-to-right"),
+        pytest.param("/l/z/b", "/l/[x]/b", {"x": "z"}, id="left-param-then-static"),
+        pytest.param("/k/a/b/c", "/k/a/b/c", {}, id="deep-static"),
+        pytest.param("/k/a/b/d", "/k/[x]/b/d", {"x": "a"}, id="backtracks-two-levels"),
+        pytest.param("/k/a/b", None, {}, id="no-leaf-on-either-branch-404"),
+        pytest.param("/b/1/c", "/b/[x]/c", {"x": "1"}, id="param-branch"),
+        pytest.param("/b/1/d", "/b/[...rest]", {"rest": ["1", "d"]}, id="param-dead-end-to-catch-all"),
+        pytest.param("/b/c", "/b/[...rest]", {"rest": ["c"]}, id="catch-all-one-segment"),
+        pytest.param("/b", None, {}, id="catch-all-needs-a-segment"),
+        pytest.param("/u/new", "/u/new", {}, id="static-beats-param"),
+        pytest.param("/u/new/edit", "/u/[id]/edit", {"id": "new"}, id="backtracks-static-without-child"),
+        pytest.param("/u/new/x", None, {}, id="dead-end-404"),
+        pytest.param("/p/a%2Fb", "/p/[x]", {"x": "a/b"}, id="encoded-slash-stays-one-segment"),
+        pytest.param("/p/%61", "/p/a", {}, id="static-decoded"),
+        pytest.param("/p/%61/w", "/p/[...rest]", {"rest": ["a", "w"]}, id="catch-all-decoded"),
+        pytest.param("/u/%6Eew/edit", "/u/[id]/edit", {"id": "new"}, id="decoded-then-backtracks"),
+        pytest.param("/pc/100%25", "/pc/[x]", {"x": "100%"}, id="percent-pattern-not-matched-raw"),
+        pytest.param("/pc/100%2525", "/pc/100%25", {}, id="percent-pattern-matched-decoded"),
+        pytest.param("/p/a/../z", "/p/[x]", {"x": "z"}, id="dots-resolved-first"),
+        pytest.param("/p/./a", "/p/a", {}, id="dot-resolved-first"),
+        pytest.param("/u//edit", None, {}, id="empty-segment-is-no-param"),
+        pytest.param("/pc/100%2526", "/pc/[x]", {"x": "100%26"}, id="percent-param-beside-percent-static"),
+        pytest.param("/pc/100", "/pc/[x]", {"x": "100"}, id="plain-param-beside-percent-static"),
+        pytest.param("/p/a-b", "/p/[x]", {"x": "a-b"}, id="param-not-alphanumeric"),
+        pytest.param("/p/v1.2", "/p/[x]", {"x": "v1.2"}, id="param-with-a-dot"),
+        pytest.param("/p/caf%C3%A9", "/p/[x]", {"x": "café"}, id="param-decoded-utf8"),
+        pytest.param("/p/café", "/p/[x]", {"x": "café"}, id="param-raw-unicode"),
+        pytest.param("/u/a.b/edit", "/u/[id]/edit", {"id": "a.b"}, id="dotted-param-then-static"),
+        pytest.param("/t/1/x/2", "/t/[a]/x/[b]", {"a": "1", "b": "2"}, id="two-params"),
+        pytest.param("/t/1/x/2-3", "/t/[a]/x/[b]", {"a": "1", "b": "2-3"}, id="two-params-one-not-alphanumeric"),
+        pytest.param("/t/1/x/%32", "/t/[a]/x/[b]", {"a": "1", "b": "2"}, id="two-params-one-encoded"),
+        pytest.param("/t/./1/x/2", "/t/[a]/x/[b]", {"a": "1", "b": "2"}, id="two-params-after-a-dot-segment"),
+        pytest.param("/t/1/x", None, {}, id="two-params-one-missing"),
+        pytest.param("/p//w", "/p/[...rest]", {"rest": ["", "w"]}, id="catch-all-takes-empty-segments"),
+    ],
+)
+def test_candidate_order(
+    order_table: engine.RouteTable, path: str, pattern: str | None, params: dict[str, object]
+) -> None:
+    convention = order_table.convention
+    if convention == "tanstack" and pattern == "/q/[[...opt]]":
+        pattern, params = None, {}  # no optional catch-all in TanStack: nothing else matches
+    match = order_table.match("GET", path)
+    want = None if pattern is None else dialect_pattern(convention, pattern)
+    assert (match.status, match.pattern, match.params) == (
+        200 if pattern else 404,
+        want,
+        dialect_params(convention, params) if pattern else {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        pytest.param("POST", "/p/a", 405, ("GET", "HEAD", "OPTIONS"), id="static-405"),
+        pytest.param("DELETE", "/p/z", 405, ("GET", "HEAD", "OPTIONS"), id="param-405"),
+        pytest.param("PUT", "/u/new/edit", 405, ("GET", "HEAD", "OPTIONS"), id="backtracked-405"),
+        pytest.param("HEAD", "/b/1/d", 200, ("GET", "HEAD", "OPTIONS"), id="head-catch-all"),
+        pytest.param("OPTIONS", "/p/z", 204, ("GET", "HEAD", "OPTIONS"), id="options-204"),
+        pytest.param("BREW", "/p/a", 501, (), id="unknown-method-static-501"),
+        pytest.param("BREW", "/p/z", 501, (), id="unknown-method-param-501"),
+        pytest.param("BREW", "/nothing", 501, (), id="unknown-method-miss-501"),
+        pytest.param("BREW", "/p/%2e%2e", 501, (), id="unknown-method-before-400"),
+        pytest.param("GET", "/p/%2e%2e", 400, (), id="encoded-dot-segment-400"),
+        pytest.param("GET", "/p/..%2f..%2fetc", 400, (), id="disguised-dot-segment-400"),
+        pytest.param("GET", "/p/../..", 400, (), id="above-the-root-400"),
+        pytest.param("GET", "/nothing/here", 404, (), id="miss-404"),
+    ],
+)
+def test_statuses(
+    order_table: engine.RouteTable, method: str, path: str, status: int, allow: tuple[str, ...]
+) -> None:
+    match = order_table.match(method, path)
+    assert (match.status, match.allow) == (status, allow)
+
+
+@pytest.mark.parametrize("path", ["/p/z/", "/p/a/", "/u/new/edit/", "/p/a//", "/nothing/"])
+def test_trailing_slash_per_dialect(order_table: engine.RouteTable, path: str) -> None:
+    match = order_table.match("GET", path)
+    bare = order_table.match("GET", path.rstrip("/"))
+    if order_table.convention == "next":
+        assert (match.status, match.location, match.pattern) == (308, path.rstrip("/"), None)
+    else:
+        assert match[:5] == bare[:5]
