@@ -253,7 +253,7 @@ def examples(routes: Sequence[Route], match: Callable[[str, str], Match]) -> tup
     one for each other route first, then more."""
     first = routes[0]
     per_pair: list[list[str]] = []
-    for other in routes[1:]:
+    for other in routes[1 : MAX_EXAMPLES + 1]:  # a catch-all at the root may have thousands of rivals
         shared = []
         for path in dict.fromkeys([*sample_paths(first), *sample_paths(other)]):
             segments = path_segments(path)

@@ -409,31 +409,33 @@ def _pick_winners(routes: list[Route], problems: _Problems) -> list[Route]:
 
 def _check_shadowed_catch_alls(winners: list[Route], problems: _Problems) -> None:
     """A catch-all beside routes that take some of the paths it matches (`files/[...path]` and
-    `files/readme`): by the rules the other route wins, and the catch-all never sees them.
+    `files/latest`): by the rules the other route wins, and the catch-all never sees them.
     Often meant (a carve-out), so a warning: one per catch-all, naming the routes."""
-    for catch_all in winners:
-        last = catch_all.segments[-1] if catch_all.segments else None
-        if last is None or last.kind not in (CATCHALL, OPTIONAL):
+    catch_alls = [r for r in winners if r.segments and r.segments[-1].kind in (CATCHALL, OPTIONAL)]
+    if not catch_alls:
+        return
+    # PERF: each route is filed under the catch-all prefixes it extends, once; not every route
+    # compared with every catch-all (10,000 routes and their catch-alls).
+    prefixes = {_shape(c)[:-1] for c in catch_alls}
+    takers: dict[tuple[tuple[int, str], ...], list[Route]] = defaultdict(list)
+    for route in winners:
+        shape = _shape(route)
+        for k in range(len(shape)):
+            if shape[k][0] in (STATIC, PARAM) and shape[:k] in prefixes:
+                takers[shape[:k]].append(route)
+    for catch_all in catch_alls:
+        taking = takers.get(_shape(catch_all)[:-1])
+        if not taking:
             continue
-        prefix = _shape(catch_all)[:-1]
-        takers = [
-            r
-            for r in winners
-            if len(r.segments) > len(prefix)
-            and _shape(r)[: len(prefix)] == prefix
-            and r.segments[len(prefix)].kind in (STATIC, PARAM)
-        ]
-        if not takers:
-            continue
-        named = ", ".join(f"{r.pattern} ({r.file})" for r in takers[:3])
-        more = f" and {len(takers) - 3} more" if len(takers) > 3 else ""
+        named = ", ".join(f"{r.pattern} ({r.file})" for r in taking[:3])
+        more = f" and {len(taking) - 3} more" if len(taking) > 3 else ""
         problems.add(
             "shadowed-catch-all",
             catch_all.pattern,
-            [catch_all.file, *(r.file for r in takers)],
-            f"{named}{more} {'takes' if len(takers) == 1 else 'take'} paths that {catch_all.pattern} "
-            f"({catch_all.file}) also matches, so the "
-            f"catch-all never sees them. Fine if that is meant; otherwise move one of the routes.",
+            [catch_all.file, *(r.file for r in taking)],
+            f"{named}{more} {'takes' if len(taking) == 1 else 'take'} paths that {catch_all.pattern} "
+            f"({catch_all.file}) also matches, so the catch-all never sees them. Fine if that is meant; "
+            f"otherwise move one of the routes.",
         )
 
 

@@ -645,7 +645,8 @@ def bench_size(mix: Mix, n: int, rng: random.Random, workdir: Path) -> tuple[Res
     loads.append(seconds)
     if mix.name == "random" and n == max(mix.sizes):
         loads.extend(load_table(app_dir)[1] for _ in range(LOAD_RUNS - 1))
-    assert not table.conflicts, f"the generated route set has conflicts: {table.conflicts[:3]}"
+    # Warnings (a catch-all with static siblings is a shadowed-catch-all) change no answer.
+    assert not table.errors, f"the generated route set has errors: {table.errors[:3]}"
     assert len(table.routes) == n, f"{len(table.routes)} routes loaded, {n} written"
 
     oracle = Oracle(routes)
