@@ -546,7 +546,7 @@ def _run_console(running: Running, config: Config, theme: str | None, start: Cal
     from .theming import ThemeError
 
     try:
-        app = ConsoleApp(running, config=config, theme=theme)
+        app = ConsoleApp(running, config=config, theme=theme, freeze_heap=True)
     except ThemeError as exc:
         running.stop()
         raise engine.EngineError(str(exc)) from exc

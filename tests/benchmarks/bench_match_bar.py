@@ -12,8 +12,10 @@ app `bench_console.py` writes (`/section{n % 50}/item{n}/[id]`, N routes):
 2. Typing into the match bar: `m`, then a path typed a character at a time through the
    Pilot (`/section7/item57/42`, then a miss `/section7/itemx`); each keystroke's CPU time
    (the bar's explanation, the tree's lights, the panel, and the screen's refresh). CPU
-   time, not wall time, as bench_console.py does: the Pilot idles after each key.
-   Bar (issue 12): under 50 ms a keystroke.
+   time, not wall time, as bench_console.py does: the Pilot idles after each key. The
+   console runs as `routeconsole APP` runs it (`freeze_heap=True`: its startup heap out of
+   the garbage collector's way; without it, a full collection lands on some keystroke and
+   costs it ~60 ms). Bar (issue 12): under 50 ms a keystroke.
 3. For scale: `RouteTable.match` (what serving uses, which pays nothing for explaining).
 """
 
@@ -60,7 +62,7 @@ async def main(routes: int) -> int:
             matched = per_call_us(table.match, paths)
             print(f"\n1. explain(): {explained / 1000:.2f} ms a path (best of 5 over {len(paths)} paths)")
             print(f"3. RouteTable.match: {matched:.2f} us a path, for scale")
-            console = ConsoleApp(running)
+            console = ConsoleApp(running, freeze_heap=True)  # as `routeconsole APP` runs it
             async with console.run_test(size=SIZE) as pilot:
                 await pilot.press("m")
                 typed = list("/section7/item57/42")
