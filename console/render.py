@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
 from rich.style import Style
 from rich.syntax import Syntax
 from rich.table import Table
@@ -362,7 +363,9 @@ class AtWidth:
 
 
 def explanation_view(explanation: Explanation, method: str, path: str, palette: Palette) -> RenderableType:
-    """The match bar's panel: what the path gets, every route that wanted it, the near misses."""
+    """The match bar's panel: what the path gets, every route that wanted it, the near misses.
+    Each route is a line (pattern and file) with its reason below, indented: at 80 columns a
+    reason keeps the whole width instead of a narrow column."""
     theme = palette.theme
     match = explanation.match
     head = Text()
@@ -370,25 +373,24 @@ def explanation_view(explanation: Explanation, method: str, path: str, palette: 
     head.append(str(match.status), style=f"bold {theme.success if match.status < 400 else theme.error}")
     if match.location:
         head.append(f"  redirect to {visible(match.location)}")
-    grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0), expand=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1)
+    lines: list[RenderableType] = [head, Text("")]
+
+    def route(mark: Text, pattern: str, file: str, reason: str) -> None:
+        line = mark + Text(visible(pattern), style="bold")
+        line.append(f"  {visible(file)}", style="dim")
+        lines.append(line)
+        lines.append(Padding(Text(visible(reason)), (0, 0, 0, 4)))  # wrapped lines keep the indent
+
     if explanation.candidates:
-        grid.add_row(Text("candidates, preferred first", style="bold"), Text(""))
+        lines.append(Text("candidates, preferred first", style="bold"))
         for candidate in explanation.candidates:
-            mark = Text(
-                "✔ " if candidate.chosen else "✖ ", style=f"bold {theme.success if candidate.chosen else theme.error}"
-            )
-            grid.add_row(
-                mark + Text(visible(candidate.pattern), style="bold"), Text(visible(candidate.file), style="dim")
-            )
-            grid.add_row(Text(""), Text(visible(candidate.reason)))
+            colour = theme.success if candidate.chosen else theme.error
+            mark = Text("✔ " if candidate.chosen else "✖ ", style=f"bold {colour}")
+            route(mark, candidate.pattern, candidate.file, candidate.reason)
     else:
-        grid.add_row(Text("no route matches this path", style="dim"), Text(""))
+        lines.append(Text("no route matches this path", style="dim"))
     if explanation.near:
-        grid.add_row(Text(""), Text(""))
-        grid.add_row(Text("near misses", style="bold"), Text(""))
+        lines += [Text(""), Text("near misses", style="bold")]
         for near in explanation.near:
-            grid.add_row(Text("· ") + Text(visible(near.pattern), style="bold"), Text(visible(near.file), style="dim"))
-            grid.add_row(Text(""), Text(visible(near.reason)))
-    return Group(head, Text(""), grid)
+            route(Text("· "), near.pattern, near.file, near.reason)
+    return Group(*lines)
