@@ -44,6 +44,7 @@ from engine.store import RequestLog, default_log_path, open_log
 from engine.visible import VisibleFormatter, json_safe, visible
 
 from .config import Config, ConfigError, load_config
+from .render import contest_view
 
 if TYPE_CHECKING:
     from .bridge import Running
@@ -264,35 +265,9 @@ def _print_explanation(explanation: Explanation, method: str, path: str, *, as_j
         return EXIT_OK
     out = _out()
     _print_match(out, explanation.match, method, path)
-    if explanation.candidates:
-        out.print()
-        out.print(Text("candidates, preferred first", style="bold"))
-        grid = _grid()
-        for candidate in explanation.candidates:
-            mark = Text("✔ " if candidate.chosen else "✖ ", style="green" if candidate.chosen else "red")
-            grid.add_row(
-                mark + Text(visible(candidate.pattern), style="bold"), Text(visible(candidate.file), style="dim")
-            )
-            grid.add_row(Text(""), Text(visible(candidate.reason)))
-        out.print(grid)
-    else:
-        out.print(Text("no route matches this path", style="dim"))
-    if explanation.near:
-        out.print()
-        out.print(Text("near misses", style="bold"))
-        grid = _grid()
-        for near in explanation.near:
-            grid.add_row(Text("· ") + Text(visible(near.pattern), style="bold"), Text(visible(near.file), style="dim"))
-            grid.add_row(Text(""), Text(visible(near.reason)))
-        out.print(grid)
+    out.print()
+    out.print(contest_view(explanation, "bold green", "bold red"))
     return EXIT_OK
-
-
-def _grid() -> Table:
-    grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1)
-    return grid
 
 
 def _print_match(out: Console, match: engine.Match, method: str, path: str) -> None:

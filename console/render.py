@@ -16,7 +16,7 @@ import difflib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
@@ -28,7 +28,8 @@ from rich.text import Text
 from engine.explain import Explanation
 from engine.visible import visible
 
-from .theming import Palette
+if TYPE_CHECKING:  # only named in annotations: the CLI draws with this module without loading Textual
+    from .theming import Palette
 
 DISPLAY_CAP: Final = 256 * 1024  # body bytes highlighted on screen; the log keeps up to 1 MiB
 BAR_WIDTH: Final = 32  # the waterfall's time axis when the pane has room
@@ -363,9 +364,7 @@ class AtWidth:
 
 
 def explanation_view(explanation: Explanation, method: str, path: str, palette: Palette) -> RenderableType:
-    """The match bar's panel: what the path gets, every route that wanted it, the near misses.
-    Each route is a line (pattern and file) with its reason below, indented: at 80 columns a
-    reason keeps the whole width instead of a narrow column."""
+    """The match bar's panel: what the path gets, then `contest_view`."""
     theme = palette.theme
     match = explanation.match
     head = Text()
@@ -373,7 +372,14 @@ def explanation_view(explanation: Explanation, method: str, path: str, palette: 
     head.append(str(match.status), style=f"bold {theme.success if match.status < 400 else theme.error}")
     if match.location:
         head.append(f"  redirect to {visible(match.location)}")
-    lines: list[RenderableType] = [head, Text("")]
+    return Group(head, Text(""), contest_view(explanation, f"bold {theme.success}", f"bold {theme.error}"))
+
+
+def contest_view(explanation: Explanation, chosen: str, lost: str) -> RenderableType:
+    """Every route that wanted the path, preferred first, and the near misses (the match bar's
+    panel and `match --explain`). Each route is a line (pattern and file) with its reason
+    below, indented: at 80 columns a reason keeps the whole width, not a narrow column."""
+    lines: list[RenderableType] = []
 
     def route(mark: Text, pattern: str, file: str, reason: str) -> None:
         line = mark + Text(visible(pattern), style="bold")
@@ -384,8 +390,7 @@ def explanation_view(explanation: Explanation, method: str, path: str, palette: 
     if explanation.candidates:
         lines.append(Text("candidates, preferred first", style="bold"))
         for candidate in explanation.candidates:
-            colour = theme.success if candidate.chosen else theme.error
-            mark = Text("✔ " if candidate.chosen else "✖ ", style=f"bold {colour}")
+            mark = Text("✔ ", style=chosen) if candidate.chosen else Text("✖ ", style=lost)
             route(mark, candidate.pattern, candidate.file, candidate.reason)
     else:
         lines.append(Text("no route matches this path", style="dim"))

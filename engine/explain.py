@@ -36,7 +36,6 @@ log = logging.getLogger("routeconsole.explain")
 MAX_NEAR: Final = 5
 MAX_EXAMPLES: Final = 3
 EXAMPLE: Final = "example"  # what an example path puts where a pattern has a parameter
-KIND_NAMES: Final = {STATIC: "static", PARAM: "param", CATCHALL: "catch-all", OPTIONAL: "optional catch-all"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,6 @@ class Explanation:
     match: Match
     candidates: tuple[Candidate, ...]
     near: tuple[Near, ...]
-    segments: tuple[str, ...]  # the path's segments as matched (dots resolved, each decoded)
 
     def to_json(self, method: str, path: str) -> dict[str, object]:
         return {
@@ -125,7 +123,7 @@ def explain(table: RouteTable, method: str, path: str) -> Explanation:
     match = table.match(method, path)
     segments = path_segments(path)
     if segments is None or match.status == 501:
-        return Explanation(match, (), (), ())
+        return Explanation(match, (), ())
     served = table.served()
     matching = contest(table.routes, segments, served)
     if match.file is not None and matching and matching[0].file != match.file:  # never, by the rules
@@ -136,7 +134,7 @@ def explain(table: RouteTable, method: str, path: str) -> Explanation:
         reason = _answer(match, route, method) if n == 0 else _lost(route, matching[n - 1], matching[0], served)
         candidates.append(Candidate(route.pattern, route.file, n == 0, reason))
     near = _near(table, method, segments, match, {c.file for c in candidates})
-    return Explanation(match, tuple(candidates), tuple(near), tuple(segments))
+    return Explanation(match, tuple(candidates), tuple(near))
 
 
 def _answer(match: Match, route: Route, method: str) -> str:

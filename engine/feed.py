@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, cast, get_args
 
 from .events import EventSink, RequestFinished
+from .store import RequestLog, connect
 from .trace import Layer, Message, Outcome, Span, SpanKind, Trace
 
 log = logging.getLogger("routeconsole.log")
@@ -371,8 +372,8 @@ class LogServer:
     (its process exited, or died) is read to its last whole frame first.
     """
 
-    def __init__(self, request_log: Any, listener: socket.socket | None = None) -> None:
-        self.log = request_log  # a RequestLog: write_batch(traces) appends and tells on_written
+    def __init__(self, request_log: RequestLog, listener: socket.socket | None = None) -> None:
+        self.log = request_log  # write_batch(traces) appends and tells on_written
         self._folder: Path | None = None
         if listener is None:
             self._folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
@@ -537,8 +538,6 @@ class WriterProcess:
 
     @classmethod
     def start(cls, log_path: Path) -> WriterProcess:
-        from .store import connect
-
         connect(log_path).close()  # a log that cannot be opened is an error here, not in the writer
         folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
         address = str(folder / "log.sock")
