@@ -139,17 +139,17 @@ def _har_entry(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path`, readable and writable by its owner only (mode 0600), like
+def write_private(path: Path, text: str | bytes) -> None:
+    """Write `text` (str as UTF-8) to `path`, readable and writable by its owner only (mode 0600), like
     the request log: an export holds what was sent, and even a masked one names hosts and paths.
 
     The file is created 0600 (never readable by others, even for a moment) and an existing file
     is made 0600 before anything is written to it.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8") as f:
+    with open(fd, "wb") as f:
         os.fchmod(f.fileno(), 0o600)
-        f.write(text)
+        f.write(text.encode("utf-8") if isinstance(text, str) else text)
 
 
 def _header(message: dict[str, Any], name: str) -> str | None:

@@ -94,6 +94,7 @@ class ReplayResult:
     same: bool
     diff: str
     error: str | None = None
+    seconds: float = 0.0  # from sending the request to the end of its answer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,7 +177,14 @@ def replay_entries(
         replay_id = find_replay(entry["id"]) if find_replay else None
         results.append(
             ReplayResult(
-                entry["id"], replay_id, entry["method"], entry["path"], (entry["status"], new.status), not diff, diff
+                entry["id"],
+                replay_id,
+                entry["method"],
+                entry["path"],
+                (entry["status"], new.status),
+                not diff,
+                diff,
+                seconds=response.elapsed.total_seconds(),
             )
         )
     return results
