@@ -34,16 +34,26 @@ from textual.widgets.option_list import Option
 import engine
 from engine.explain import Explanation, explain
 from engine.export import write_private
+from engine.httpfile import RequestSpec
 from engine.visible import json_safe, visible
 
 from . import render
 from .bridge import Bridge, Running
 from .commands import ConsoleCommands
-from .compose import METHODS, Draft, draft_for_entry, draft_for_route
+from .compose import METHODS, ComposeError, Draft, draft_for_entry, draft_for_route, draft_for_spec
 from .config import Config, config_dir
 from .messages import AppStateChanged, RequestsLogged, RoutesReloaded, ServerLogged
 from .screens.composer import ComposerScreen
-from .screens.dialogs import BindingRow, ConfirmScreen, ExportChoice, ExportScreen, HelpScreen, ViewerScreen
+from .screens.dialogs import (
+    BindingRow,
+    ConfirmScreen,
+    ExportChoice,
+    ExportScreen,
+    HelpScreen,
+    ImportCurlScreen,
+    OpenHttpScreen,
+    ViewerScreen,
+)
 from .theming import DEFAULT_THEME, find_palette, load_palettes
 from .widgets.log_view import LogView
 from .widgets.route_tree import RouteTree
@@ -563,6 +573,26 @@ class ConsoleApp(App[None]):
         route = tree.selected_route if tree.has_focus else None
         self._open_composer(draft_for_route(route) if route else Draft(), route)
 
+    def action_import_curl(self) -> None:
+        self.push_screen(ImportCurlScreen(), self._imported)
+
+    def action_open_http(self) -> None:
+        self.push_screen(OpenHttpScreen(Path.cwd()), self._imported)
+
+    def _imported(self, spec: RequestSpec | None) -> None:
+        """A request from a curl command or a `.http` file: into the open composer, or a new one."""
+        if spec is None:
+            return
+        try:
+            draft = draft_for_spec(spec)
+        except ComposeError as exc:
+            self.notify(visible(f"Cannot compose it: {exc}"), severity="error", timeout=8)
+            return
+        if isinstance(self.screen, ComposerScreen):
+            self.screen.fill(draft)
+        else:
+            self._open_composer(draft, None)
+
     # Problems ----------------------------------------------------------------------
 
     def _show_problems(self) -> None:
@@ -786,6 +816,8 @@ class ConsoleApp(App[None]):
             ("composer", ComposerScreen),
             ("confirm", ConfirmScreen),
             ("export", ExportScreen),
+            ("import curl", ImportCurlScreen),
+            ("open .http", OpenHttpScreen),
             ("viewer", ViewerScreen),
             ("help", HelpScreen),
         ]

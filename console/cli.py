@@ -37,6 +37,8 @@ import engine
 from engine.app import DEFAULT_BODY_LIMIT
 from engine.explain import Explanation, explain
 from engine.export import to_curl, to_har, write_private
+from engine.httpfile import to_http
+from engine.junit import to_junit
 from engine.redact import redact_urlencoded
 from engine.replay import ReplayResult, replay_entries
 from engine.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
@@ -107,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--har", metavar="FILE", type=Path, help="write the log as HAR 1.2 to FILE")
     p.add_argument("--curl", metavar="ID", type=int, help="print entry ID as a curl command")
     p.add_argument(
+        "--http", metavar="FILE", type=Path, help="write the log as a .http file (VS Code REST Client, JetBrains)"
+    )
+    p.add_argument(
         "--reveal", action="store_true", help="keep secrets (authorization, cookies, passwords...) instead of masking"
     )
     p.add_argument(
@@ -123,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reveal", action="store_true", help="show secrets (set-cookie, tokens...) in the diffs instead of masking"
     )
+    p.add_argument("--junit", metavar="FILE", type=Path, help="also write a JUnit XML report (one test per request)")
     _add_common(p)
 
     p = sub.add_parser("watch", help="the console over an app served elsewhere, following its request log")
@@ -395,6 +401,9 @@ def cmd_log(args: argparse.Namespace) -> int:
         write_private(args.har, json_safe(json.dumps(har, indent=2, ensure_ascii=False)))
         print(f"wrote {_plural(len(entries), 'request')} to {args.har}", file=sys.stderr)
         return EXIT_OK
+    if args.http is not None:
+        _write_http(args.http, entries, reveal=args.reveal, redact=redact)
+        return EXIT_OK
     if args.json:
         _print_json(entries if args.reveal else [engine.redact_entry(e, headers=redact) for e in entries])
         return EXIT_OK
@@ -423,6 +432,19 @@ def cmd_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_http(path: Path, entries: list[dict[str, Any]], *, reveal: bool, redact: Sequence[str]) -> None:
+    """The entries as a .http file; bodies it cannot hold as text go to files beside it."""
+    bodies = path.with_name(path.stem + ".bodies")
+    text, files = to_http(entries, reveal=reveal, redact=redact, bodies=bodies)
+    if files:
+        bodies.mkdir(mode=0o700, exist_ok=True)
+        for name, data in files.items():
+            write_private(path.parent / name, data)
+    write_private(path, text)
+    also = f" (and {len(files)} {'body' if len(files) == 1 else 'bodies'} in {bodies}/)" if files else ""
+    print(f"wrote {_plural(len(entries), 'request')} to {path}{also}", file=sys.stderr)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     entries = _read_log(args)
     if args.all:
@@ -436,6 +458,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         raise engine.EngineError("name the entries to replay (IDs from `routeconsole log`) or pass --all")
     results = _replay(args, chosen, _redact_list(None))
+    if args.junit is not None:
+        args.junit.write_text(to_junit(results, name=f"routeconsole replay {Path(args.app).resolve().name}"))
+        print(f"wrote a JUnit report of {_plural(len(results), 'request')} to {args.junit}", file=sys.stderr)
     if args.json:
         _print_json([r.to_json() for r in results])
     else:

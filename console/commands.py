@@ -17,6 +17,12 @@ class ConsoleCommands(Provider):
         yield "replay: selected request", "Send the selected request again", app.action_replay_selected
         yield "export: selected request as curl or the log as HAR", "Choose what to export", app.action_export_selected
         yield "composer: new request", "Open the composer", app.action_composer
+        yield "composer: import curl", "Paste a curl command and compose it", app.action_import_curl
+        yield (
+            "composer: open .http file",
+            "Compose a request from a REST Client / JetBrains .http file",
+            app.action_open_http,
+        )
         yield "log: clear view", "Empty the request list (the log file keeps them)", app.action_clear_log
         yield "log: follow newest", "Keep the newest request selected", app.action_follow
         yield "routes: reload all files", "Re-read every route file now", app.action_reload_routes

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
 
 import engine
 from engine import REPLAY_OF_HEADER, SOURCE_HEADER
+from engine.httpfile import RequestSpec
 
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_KINDS: Final = ("json", "form", "text")
@@ -157,22 +158,43 @@ def draft_for_route(route: engine.Route) -> Draft:
     return Draft(method=method, path=route.pattern)
 
 
-def draft_for_entry(entry: dict[str, Any]) -> Draft:
-    """A logged request, ready to edit and send as a replay of it."""
-    request = entry["request"]
-    headers = [(k, v) for k, v in request["headers"] if k.lower() not in _NOT_EDITABLE]
+def draft_for_spec(spec: RequestSpec) -> Draft:
+    """A request read from a curl command or a `.http` file. Its host is dropped: the composer
+    sends to this app's server."""
+    parts = urlsplit(spec.url)
+    try:
+        body = spec.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ComposeError(
+            f"the body is {len(spec.body):,} bytes of binary data, which the composer cannot edit; send it with curl"
+        ) from None
+    if spec.method not in METHODS:
+        raise ComposeError(f"the method {spec.method} is not one the composer sends ({', '.join(METHODS)})")
+    return _draft(spec.method, parts.path or "/", parts.query, list(spec.headers), body)
+
+
+def _draft(
+    method: str, path: str, query: str, headers: list[tuple[str, str]], body: str, replay_of: int | None = None
+) -> Draft:
+    headers = [(k, v) for k, v in headers if k.lower() not in _NOT_EDITABLE]
     mime = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].strip().lower()
-    body = request["body"] if request["body_encoding"] == "utf-8" else ""
     kind = "json" if "json" in mime else "form" if mime == "application/x-www-form-urlencoded" else "text"
     if kind == "form":
         body = format_pairs(parse_qsl(body, keep_blank_values=True), "=")
         headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
     return Draft(
-        method=entry["method"],
-        path=entry["path"],
-        query=format_pairs(parse_qsl(entry["query"], keep_blank_values=True), "="),
+        method=method,
+        path=path,
+        query=format_pairs(parse_qsl(query, keep_blank_values=True), "="),
         headers=format_pairs(headers, ":"),
         body=body,
         body_kind=kind,
-        replay_of=entry["id"],
+        replay_of=replay_of,
     )
+
+
+def draft_for_entry(entry: dict[str, Any]) -> Draft:
+    """A logged request, ready to edit and send as a replay of it."""
+    request = entry["request"]
+    body = request["body"] if request["body_encoding"] == "utf-8" else ""
+    return _draft(entry["method"], entry["path"], entry["query"], list(request["headers"]), body, entry["id"])

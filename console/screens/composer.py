@@ -12,23 +12,42 @@ from typing import Any
 import httpx
 from rich.console import Group
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
 import engine
+from engine.curl import CurlError, parse_curl
 from engine.visible import UNSAFE, visible
 
 from .. import render
-from ..compose import BODY_KINDS, METHODS, ComposeError, Draft, fill_pattern, pattern_params
+from ..compose import BODY_KINDS, METHODS, ComposeError, Draft, draft_for_spec, fill_pattern, pattern_params
 from ..theming import Palette
 
 # In a JSON body, a control character can only be inside a string (or the JSON is broken
 # anyway), where the JSON escape `\u009b` means the very same character.
 _JSON_UNSAFE = re.compile("[" + "".join(re.escape(c) for c in sorted(UNSAFE - {"\n", "\t", "\r"})) + "]")
+
+
+class PathInput(Input):
+    """The composer's path field: a pasted curl command fills the whole composer instead."""
+
+    class CurlPasted(Message):
+        def __init__(self, command: str) -> None:
+            super().__init__()
+            self.command = command
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual calls each class's handler down the MRO: Input's inserts the text unless
+        # this one prevents it.
+        if event.text.lstrip().startswith("curl "):
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.CurlPasted(event.text))
 
 
 class ComposerScreen(Screen[None]):
@@ -74,7 +93,7 @@ class ComposerScreen(Screen[None]):
             # characters from an embedding app): offer it too, made visible like the other fields.
             methods = METHODS if draft.method in METHODS else (*METHODS, draft.method)
             yield Select([(m, m) for m in methods], value=draft.method, allow_blank=False, id="method", compact=True)
-            yield Input(draft.path, placeholder="/path", id="path", compact=True)
+            yield PathInput(draft.path, placeholder="/path, or paste a curl command", id="path", compact=True)
             yield Button("Send ^j", id="send", variant="primary", compact=True)
         with Horizontal(id="composer-panes"):
             with VerticalScroll(id="composer-request"):
@@ -117,6 +136,31 @@ class ComposerScreen(Screen[None]):
             return
         values = {name: self.query_one(f"#param-{name}", Input).value for name, _ in self.params}
         self.query_one("#path", Input).value = visible(fill_pattern(self.route.pattern, values))
+
+    @on(PathInput.CurlPasted)
+    def _curl_pasted(self, event: PathInput.CurlPasted) -> None:
+        try:
+            draft = draft_for_spec(parse_curl(event.command))
+        except (CurlError, ComposeError) as exc:
+            self.notify(visible(f"Cannot import this curl command: {exc}"), severity="error", timeout=8)
+            return
+        self.fill(draft)
+        self.notify("Filled from the pasted curl command", timeout=3)
+
+    def fill(self, draft: Draft) -> None:
+        """Put `draft` into the fields (an imported curl command or `.http` request)."""
+        shown = shown_draft(draft)
+        method = self.query_one("#method", Select)
+        if shown.method in METHODS:
+            method.value = shown.method
+        self.route = None
+        self.query_one("#path", Input).value = shown.path
+        self.query_one("#query", TextArea).load_text(shown.query)
+        self.query_one("#headers", TextArea).load_text(shown.headers)
+        self.query_one("#body-kind", Select).value = shown.body_kind
+        self.query_one("#body", TextArea).load_text(shown.body)
+        for field in self.query(".param"):
+            field.display = False  # the path is the imported one now, not the route's pattern
 
     @on(Button.Pressed, "#send")
     def _send_pressed(self) -> None:

@@ -1,4 +1,5 @@
-"""Small screens over the main one: confirm, export, a file's source, a replay's diff, help.
+"""Small screens over the main one: confirm, export, a file's source, a replay's diff, help,
+and the composer's imports (a curl command, a `.http` file).
 
 Titles and questions quote paths and file names: they are drawn as plain text (not markup)
 through `visible()`.
@@ -18,10 +19,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from engine.curl import CurlError, parse_curl
+from engine.httpfile import HttpFileError, RequestSpec, parse_http
 from engine.visible import visible
+
+MAX_HTTP_FILE = 16 * 1024 * 1024  # bytes of a .http file the composer reads
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -167,3 +172,88 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+
+class ImportCurlScreen(ModalScreen[RequestSpec | None]):
+    """Paste a curl command ("Copy as cURL" from a browser, a line from API docs) to compose it."""
+
+    BINDINGS = [
+        Binding("ctrl+j", "import", "Import", priority=True, id="import_curl.import"),
+        Binding("escape", "cancel", "Cancel", id="import_curl.cancel"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide-dialog"):
+            yield Label("Import a curl command", classes="dialog-title")
+            yield TextArea(id="curl-text", soft_wrap=True)
+            yield Static("", id="import-problem", classes="dialog-problem")
+            yield Label("[b]ctrl+j[/b] import   [b]escape[/b] cancel", classes="dialog-keys")
+
+    def action_import(self) -> None:
+        try:
+            spec = parse_curl(self.query_one("#curl-text", TextArea).text)
+        except CurlError as exc:
+            self.query_one("#import-problem", Static).update(Text(visible(f"Cannot import: {exc}"), style="bold red"))
+            return
+        self.dismiss(spec)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class OpenHttpScreen(ModalScreen[RequestSpec | None]):
+    """Open a `.http` file (VS Code REST Client, JetBrains HTTP client) and pick one of its requests."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="open_http.cancel")]
+
+    def __init__(self, cwd: Path) -> None:
+        super().__init__()
+        self.cwd = cwd
+        self.requests: list[RequestSpec] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide-dialog"):
+            yield Label("Open a .http file", classes="dialog-title")
+            yield Input(str(self.cwd) + "/", placeholder="path/to/requests.http", id="http-path")
+            yield Static("", id="import-problem", classes="dialog-problem")
+            yield OptionList(id="http-requests")
+
+    def on_mount(self) -> None:
+        self.query_one("#http-requests", OptionList).display = False
+
+    @on(Input.Submitted, "#http-path")
+    def _read(self, event: Input.Submitted) -> None:
+        path = Path(event.value.strip()).expanduser()
+        problem = self.query_one("#import-problem", Static)
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_HTTP_FILE + 1)
+            if len(data) > MAX_HTTP_FILE:
+                raise HttpFileError(f"the file is larger than {MAX_HTTP_FILE:,} bytes")
+            self.requests = parse_http(data.decode("utf-8", "replace"), base=path.parent)
+        except OSError as exc:
+            problem.update(Text(visible(f"Cannot read {path}: {exc.strerror}"), style="bold red"))
+            return
+        except HttpFileError as exc:
+            problem.update(Text(visible(f"Cannot read {path}: {exc}"), style="bold red"))
+            return
+        if not self.requests:
+            problem.update(Text(visible(f"{path} holds no request"), style="bold red"))
+            return
+        if len(self.requests) == 1:
+            self.dismiss(self.requests[0])
+            return
+        problem.update(Text(f"{len(self.requests)} requests: pick one", style="dim"))
+        options = self.query_one("#http-requests", OptionList)
+        options.set_options(
+            Option(Text(visible(r.name or f"{r.method} {r.url}")), id=str(i)) for i, r in enumerate(self.requests)
+        )
+        options.display = True
+        options.focus()
+
+    @on(OptionList.OptionSelected, "#http-requests")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.requests[int(event.option.id or 0)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

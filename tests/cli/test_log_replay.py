@@ -8,9 +8,11 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ import httpx
 import pytest
 from haralyzer import HarEntry, HarParser
 
+from engine.httpfile import parse_http
 from tests.conftest import write_app
 
 ROUTECONSOLE = str(Path(sys.executable).parent / "routeconsole")
@@ -215,3 +218,46 @@ def test_log_elsewhere(tmp_path: Path) -> None:
     with serving(app, "--log", str(log)) as (_, url):
         httpx.get(f"{url}/items/1")
     assert [e["path"] for e in json.loads(run("log", app, "--log", log, "--json").stdout)] == ["/items/1"]
+
+
+# The log in the formats other tools read ------------------------------------------------
+
+
+def test_log_http_writes_every_request_masked_with_binary_bodies_beside_it(logged_app: Path, tmp_path: Path) -> None:
+    out = tmp_path / "requests.http"
+    done = run("log", logged_app, "--http", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == f"wrote 4 requests to {out} (and 1 body in {tmp_path / 'requests.bodies'}/)"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    text = out.read_text()
+    assert "t0ken" not in text and "authorization: [redacted]" in text.lower()
+    requests = parse_http(text, tmp_path)
+    assert [(r.method, r.url.split(":", 2)[2].split("/", 1)[1]) for r in requests] == [
+        ("GET", "items/7?tag=a&tag=b%20c"), ("PUT", "items/7"), ("POST", "echo"), ("GET", "missing"),
+    ]  # fmt: skip
+    assert requests[1].body == b'{"name":"it\'s \\"quoted\\""}'
+    assert ("x-note", "a b") in requests[1].headers
+    assert requests[2].body == bytes(range(256))  # from requests.bodies/3.bin
+    assert stat.S_IMODE((tmp_path / "requests.bodies" / "3.bin").stat().st_mode) == 0o600
+
+    revealed = tmp_path / "revealed.http"
+    assert run("log", logged_app, "--http", revealed, "--reveal").returncode == 0
+    assert ("authorization", TOKEN["authorization"]) in parse_http(revealed.read_text(), tmp_path)[0].headers
+
+
+def test_replay_junit_reports_each_entry_and_each_difference(logged_app: Path, tmp_path: Path) -> None:
+    route = logged_app / "items/[id]/route.py"
+    route.write_text(route.read_text().replace("'z': 1", "'z': 2"))  # GET /items/7 now answers differently
+    report = tmp_path / "replay.xml"
+    done = run("replay", logged_app, "--all", "--junit", report)
+    assert done.returncode == 1, done.stderr  # an answer differs
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "0")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert list(cases) == ["GET /items/7 #1", "PUT /items/7 #2", "POST /echo #3", "GET /missing #4"]
+    failure = cases["GET /items/7 #1"].find("failure")
+    assert failure is not None and failure.get("message") == "the 200 response differs"
+    assert '-  "z": 1' in (failure.text or "") and '+  "z": 2' in (failure.text or "")
+    assert all(cases[name].find("failure") is None for name in list(cases)[1:])
+    assert all(float(c.get("time") or -1) >= 0 for c in cases.values())
