@@ -349,7 +349,7 @@ def test_the_endpoint_variable_turns_export_on_in_each_worker(tmp_path: Path, co
         assert "opentelemetry.sdk.trace" in modules
         assert client.get("/users/7", headers={"traceparent": TRACEPARENT}).status_code == 200
         # Sent while the server runs: batches leave every 50 ms, off the requests' path.
-        spans = collector.wait_for(4)
+        spans = collector.wait_for(5)
     named = by_name(spans)
     [user] = named["GET /users/[id]"]
     assert user.trace_id == TRACE_ID and user.attributes["url.path"] == "/users/7"
