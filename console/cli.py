@@ -4,7 +4,7 @@
     routeconsole list APP [--json]                  routes and problems
     routeconsole check APP [--json] [--strict]      exit 0 clean, 1 errors, 2 unusable input
     routeconsole match APP PATH [--method M] [--json]
-    routeconsole serve APP [--host H] [--port P] [--workers N] [--debug] [--no-reload]
+    routeconsole serve APP [--host H] [--port P] [--workers N] [--debug] [--no-reload] [--otlp URL]
     routeconsole log APP [--json] [--limit N] [--har FILE] [--curl ID] [--reveal]   secrets masked
     routeconsole replay APP [ID ...|--all] [--url URL] [--json] [--reveal]   exit 1 when any answer differs
 
@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, metavar="BYTES", help="413 above this")
     p.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
     _add_import_grace(p)
+    _add_otlp(p)
     _add_common(p)
 
     p = sub.add_parser("log", help="show logged requests")
@@ -170,6 +171,7 @@ def _console_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-reload", action="store_true", help="do not follow changes to the route files")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     _add_import_grace(parser)
+    _add_otlp(parser)
     _add_common(parser)
     return parser
 
@@ -181,6 +183,15 @@ def _add_import_grace(parser: argparse.ArgumentParser) -> None:
         default=engine.IMPORT_GRACE,
         metavar="SECONDS",
         help=f"a route file still importing after this answers 503 until it is done (default {engine.IMPORT_GRACE:g})",
+    )
+
+
+def _add_otlp(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="export every request as OpenTelemetry spans to this collector's OTLP/HTTP base URL (traces go to "
+        "URL/v1/traces; OTEL_EXPORTER_OTLP_ENDPOINT does the same; needs pip install 'routeconsole[otel]')",
     )
 
 
@@ -313,6 +324,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         debug=args.debug,
         body_limit=args.body_limit,
         import_grace=args.import_grace,
+        otlp=args.otlp,
     )
     try:
         sock = bind_socket(args.host, args.port)
@@ -344,6 +356,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "import_grace": args.import_grace,
                 "feed": writer.address if writer else None,
                 "reload": not args.no_reload,
+                "otlp": args.otlp,
             }
             return serve_workers(app.app_dir, sock, args.workers, options)
         feed = writer.feed() if writer else None
@@ -579,6 +592,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         debug=args.debug,
         import_grace=args.import_grace,
         workers=args.workers,
+        otlp=args.otlp,
     )
 
     def start() -> None:

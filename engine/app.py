@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote
 
 from .discovery import load_routes
@@ -50,6 +51,9 @@ from .source import FactsCache
 from .table import Conflict, RouteTable
 from .trace import BODY_CAP, REPLAY_OF_HEADER, SOURCE_HEADER, SOURCES, Span, Trace
 
+if TYPE_CHECKING:
+    from .otel import TraceExport
+
 SOURCE_HEADER_B: Final = SOURCE_HEADER.encode()
 REPLAY_OF_HEADER_B: Final = REPLAY_OF_HEADER.encode()
 
@@ -58,6 +62,20 @@ log = logging.getLogger("routeconsole.app")
 DEFAULT_BODY_LIMIT: Final = 10 * 1024 * 1024
 HTTP_VERSIONS: Final = frozenset({"1.1", "1.0", "2", "3"})
 HANDLER_THREAD_PREFIX: Final = "routeconsole-handler"  # sync handlers' pool threads
+# The OpenTelemetry SDK's own variables for where traces go: either one turns export on.
+OTLP_ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def otlp_wanted(otlp: str | None = None) -> bool:
+    """Whether requests are exported to an OpenTelemetry collector: `--otlp URL` was given, or
+    one of the SDK's endpoint variables is set (and `OTEL_SDK_DISABLED` is not true). Read
+    without importing `opentelemetry`: `engine.otel` is imported only when this is true."""
+    if otlp:
+        return True
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
+
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -300,6 +318,7 @@ class RouteApp:
         debug: bool = False,
         events: EventSink | None = None,
         import_grace: float = IMPORT_GRACE,
+        otlp: str | None = None,
     ) -> None:
         self.app_dir = app_dir
         self.convention = convention
@@ -311,10 +330,17 @@ class RouteApp:
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix=HANDLER_THREAD_PREFIX)
         self._facts = FactsCache()
         self._reload_lock = threading.Lock()
-        with self._reload_lock:  # a module that ends its import late waits for this state to exist
-            self.state = load_state(
-                app_dir, convention, facts=self._facts, import_grace=import_grace, on_imported=self._imported
-            )
+        # First: a missing `otel` extra or a bad --otlp URL is said before any route code runs.
+        self.export: TraceExport | None = _start_export(self, otlp) if otlp_wanted(otlp) else None
+        try:
+            with self._reload_lock:  # a module that ends its import late waits for this state to exist
+                self.state = load_state(
+                    app_dir, convention, facts=self._facts, import_grace=import_grace, on_imported=self._imported
+                )
+        except BaseException:
+            if self.export is not None:
+                self.export.shutdown()
+            raise
 
     def reload(self, changed: Iterable[str | Path] | None = None) -> RoutesReloaded:
         """Rebuild after `changed` files (paths under APP; None: anything) and swap atomically.
@@ -731,6 +757,8 @@ class RouteApp:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.events.flush()  # what this app published reaches its subscribers
+        if self.export is not None:
+            self.export.shutdown()  # and the collector gets every span queued
         # APP went first on sys.path for its routes' imports; left there, an app file named like
         # a module (json.py) would shadow it for whatever this process imports or spawns next.
         with contextlib.suppress(ValueError):
@@ -745,12 +773,16 @@ def create_app(
     debug: bool = False,
     events: EventSink | None = None,
     import_grace: float = IMPORT_GRACE,
+    otlp: str | None = None,
 ) -> RouteApp:
     """A plain ASGI 3 application serving the route files under `app_dir`.
 
     Works under hypercorn, uvicorn, granian or `httpx.ASGITransport`, with or without
     lifespan. `events` receives a `RequestFinished(trace)` for every request. A route module
     still importing `import_grace` seconds after it started answers 503 until it has finished.
+    With `otlp` (a collector's OTLP/HTTP base URL), or `OTEL_EXPORTER_OTLP_ENDPOINT` or
+    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set, every request is exported as OpenTelemetry
+    spans (`engine.otel`; needs the `otel` extra); `close()` sends what is left.
     """
     return RouteApp(
         Path(app_dir),
@@ -759,7 +791,15 @@ def create_app(
         debug=debug,
         events=events,
         import_grace=import_grace,
+        otlp=otlp,
     )
+
+
+def _start_export(app: RouteApp, otlp: str | None) -> TraceExport:
+    from .otel import TraceExport, traces_endpoint  # EngineError naming the extra when it is missing
+
+    endpoint = traces_endpoint(otlp) if otlp else None  # None: the SDK reads its variables
+    return TraceExport(app.events, service=app.app_dir.resolve().name, endpoint=endpoint)
 
 
 class _BodyTooLarge(Exception):

@@ -1,6 +1,6 @@
 """The app process: hypercorn, the engine and the user's route code, under a supervisor.
 
-    python -m engine.child APP --socket-fd N --channel-fd M [--feed ADDRESS] [serve's options]
+    python -m engine.child APP --socket-fd N --channel-fd M [--feed ADDRESS] [--otlp URL] [serve's options]
 
 `engine.supervisor.AppProcess` starts it with the listening socket (bound once by the
 supervisor, so the URL survives restarts) and the write end of a pipe (`engine.channel`).
@@ -115,6 +115,7 @@ def _serve_workers(args: argparse.Namespace, sock: socket.socket, channel: Chann
         "import_grace": args.import_grace,
         "feed": args.feed,
         "reload": not args.no_reload,
+        "otlp": args.otlp,
     }
     return serve_workers(args.app, sock, args.workers, options)
 
@@ -125,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--socket-fd", type=int, required=True)
     parser.add_argument("--channel-fd", type=int, required=True)
     parser.add_argument("--feed", help="the Unix socket of the request log's writer (no log without it)")
+    parser.add_argument("--otlp", help="export every request to this OpenTelemetry collector (OTLP/HTTP base URL)")
     parser.add_argument("--convention")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--no-reload", action="store_true")
@@ -156,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             debug=args.debug,
             body_limit=args.body_limit,
             import_grace=args.import_grace,
+            otlp=args.otlp,
         )
         app.events.subscribe(lambda e: channel.send(_reloaded(e)) if isinstance(e, RoutesReloaded) else None)
         feed = LogFeed.connect(args.feed) if args.feed else None

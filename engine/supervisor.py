@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Final
 
-from .app import DEFAULT_BODY_LIMIT
+from .app import DEFAULT_BODY_LIMIT, otlp_wanted
 from .channel import ChannelError, read_frames
 from .discovery import load_routes
 from .errors import EngineError
@@ -74,6 +74,7 @@ class AppProcess:
         body_limit: int = DEFAULT_BODY_LIMIT,
         import_grace: float = IMPORT_GRACE,
         workers: int = 1,
+        otlp: str | None = None,
         on_message: Callable[[Message], None] = lambda message: None,
     ) -> None:
         self.app_dir = Path(app_dir)
@@ -82,6 +83,8 @@ class AppProcess:
         self._args = [str(self.app_dir.resolve())]
         if feed is not None:
             self._args += ["--feed", feed]
+        if otlp:
+            self._args += ["--otlp", otlp]
         if convention:
             self._args += ["--convention", convention]
         if not reload:
@@ -277,6 +280,8 @@ class SupervisedEngine:
     records and printed lines are logged here under `routeconsole.app`, where the console's
     Server log pane reads them. `AppExited` and `AppRestarting` say when it died and when it
     comes back.
+    With `otlp` (a collector's base URL), or the OpenTelemetry SDK's endpoint variables, which
+    it inherits, the app process (each worker) exports its requests as spans (`engine.otel`).
     """
 
     def __init__(
@@ -292,9 +297,15 @@ class SupervisedEngine:
         body_limit: int = DEFAULT_BODY_LIMIT,
         import_grace: float = IMPORT_GRACE,
         workers: int = 1,
+        otlp: str | None = None,
     ) -> None:
         if workers < 1:
             raise EngineError(f"--workers takes a number of processes (1 or more), got {workers}")
+        if otlp_wanted(otlp):  # the app process exports; a missing extra or a bad URL is said here, at once
+            from .otel import traces_endpoint
+
+            if otlp:
+                traces_endpoint(otlp)
         self.app_dir = Path(app_dir)
         self.convention = convention
         self._table = load_routes(self.app_dir, convention=convention)  # first: a missing APP is an error
@@ -323,6 +334,7 @@ class SupervisedEngine:
             body_limit=body_limit,
             import_grace=import_grace,
             workers=workers,
+            otlp=otlp,
             on_message=self._on_message,
         )
         self.url: str | None = None

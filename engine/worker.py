@@ -38,6 +38,7 @@ app = create_app(
     convention=_env("CONVENTION") or None,
     debug=_env("DEBUG") == "True",
     import_grace=float(_env("IMPORT_GRACE") or IMPORT_GRACE),
+    otlp=_env("OTLP") or None,  # and with OTEL_EXPORTER_OTLP_ENDPOINT, inherited, the worker exports its requests
 )
 
 if _env("FEED"):

@@ -7,7 +7,8 @@ Run by hand (pytest does not collect it):
     .venv/bin/python tests/benchmarks/bench_serve.py --pin       # server and load on a core each
     .venv/bin/python tests/benchmarks/bench_serve.py --seconds 20 --rounds 5 --client asyncio
 
-Needs the bench extras (`pip install -e ".[bench]"`: starlette) and, preferably, `wrk`
+Needs the bench extras (`pip install -e ".[bench]"`: starlette; the otlp row, the otel extra,
+which the test extras include) and, preferably, `wrk`
 (Debian: `apt-get install wrk`). Without wrk it falls back to a built-in asyncio client.
 
 What it measures, in one run and in this order, each app on its own fresh server:
@@ -31,6 +32,11 @@ What it measures, in one run and in this order, each app on its own fresh server
 4c. starlette sync: a plain `def` endpoint on `/sync`, which Starlette runs in its thread pool.
 4d. engine sync + log: a plain `def GET` on `sync/[id]/route.py`, which the engine runs in
    its thread pool, with the request log on as `serve` ships (bar: at least 4c).
+4e. engine + log + otlp: (4b) with OpenTelemetry export on (`create_app(..., otlp=URL)`, as
+   `serve --otlp URL`; needs the otel extra): every trace also becomes spans, which the SDK's
+   batch processor sends over OTLP/HTTP with its default settings to a receiver on 127.0.0.1,
+   a process of its own that accepts each POST and discards it (with --pin, beside the load,
+   as the log writer). Information only: what export costs a server.
 5. bare ASGI again, to show how much the machine drifted during the run.
 
 Each app is served by hypercorn (asyncio loop, 1 worker, access log off, error log at
@@ -93,6 +99,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -163,6 +170,7 @@ CASES = (
     Case("engine + request log", "engine-log", "/users/42", bar="pass"),
     Case("starlette sync", "starlette", "/sync"),
     Case("engine sync + log", "engine-log", "/sync/42", bar="sync"),
+    Case("engine + log + otlp", "engine-log-otlp", "/users/42", bar="info"),
     Case("bare ASGI (again)", "bare", "/"),
 )
 
@@ -244,7 +252,7 @@ class FinishedCounter:
                 self.ok += 1
 
 
-def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[], dict[str, int]]]:
+def engine_app(app_dir: str, *, logged: bool = False, otlp: bool = False) -> tuple[Any, Callable[[], dict[str, int]]]:
     import tempfile
 
     import engine
@@ -254,7 +262,8 @@ def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[],
     counter = FinishedCounter()
     if not logged:  # with the log, the log itself is the count: serve has no other subscriber
         sink.subscribe(counter)
-    app = engine.create_app(app_dir, events=sink)
+    receiver = OtlpReceiver() if otlp else None
+    app = engine.create_app(app_dir, events=sink, otlp=receiver.url if receiver is not None else None)
     if app.table.conflicts:
         raise SystemExit(f"bench_serve: the engine app has problems: {app.table.conflicts}")
     # As `serve` ships: every trace sent to a log writer process, which appends it to the
@@ -269,9 +278,10 @@ def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[],
 
     def report() -> dict[str, int]:
         delivered = sink.flush(STOP_TIMEOUT)
-        app.close()
+        app.close()  # with export on, the spans still queued are sent
+        exported = receiver.stop() if receiver is not None else {}
         if feed is None or writer is None:
-            return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered)}
+            return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered), **exported}
         feed.close()
         writer.stop()
         # Counted by SQLite, not by reading the rows back: this process is the one measured
@@ -281,9 +291,65 @@ def engine_app(app_dir: str, *, logged: bool = False) -> tuple[Any, Callable[[],
             rows, ok = written.execute(
                 "SELECT count(*), coalesce(sum(status BETWEEN 200 AND 299), 0) FROM requests"
             ).fetchone()
-        return {"finished": rows, "ok": ok, "flushed": int(delivered), "logged": rows, "dropped": feed.dropped}
+        return {
+            "finished": rows,
+            "ok": ok,
+            "flushed": int(delivered),
+            "logged": rows,
+            "dropped": feed.dropped,
+            **exported,
+        }
 
     return app, report
+
+
+class OtlpReceiver:
+    """`--receive`, in a process of its own: an OTLP/HTTP endpoint on 127.0.0.1 that accepts
+    every POST and discards it; at SIGTERM it says how many it took and how many bytes."""
+
+    def __init__(self) -> None:
+        command = [sys.executable, os.path.abspath(__file__), "--receive"]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline())
+        if os.environ.get("BENCH_WRITER_CPU"):  # --pin: beside the load, as the log writer
+            os.sched_setaffinity(self.process.pid, {int(os.environ["BENCH_WRITER_CPU"])})
+        self.url = f"http://{HOST}:{port}"
+
+    def stop(self) -> dict[str, int]:
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=STOP_TIMEOUT)
+        taken = json.loads(out.strip().splitlines()[-1])
+        return {"otlp_posts": taken["posts"], "otlp_bytes": taken["bytes"]}
+
+
+def receive_child() -> int:
+    """`--receive`: print the port, take POSTs until SIGTERM, then print what was taken."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    taken = {"posts": 0, "bytes": 0}
+
+    class Discard(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a collector answers
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            taken["posts"] += 1
+            taken["bytes"] += len(body)
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((HOST, 0), Discard)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(server.server_address[1], flush=True)
+    server.serve_forever(poll_interval=0.1)
+    print(json.dumps(taken), flush=True)
+    return 0
 
 
 def build_app(kind: str, app_dir: str) -> tuple[Any, Callable[[], dict[str, int]]]:
@@ -295,6 +361,8 @@ def build_app(kind: str, app_dir: str) -> tuple[Any, Callable[[], dict[str, int]
         return engine_app(app_dir)
     if kind == "engine-log":
         return engine_app(app_dir, logged=True)
+    if kind == "engine-log-otlp":
+        return engine_app(app_dir, logged=True, otlp=True)
     raise SystemExit(f"bench_serve: unknown app kind {kind!r}")
 
 
@@ -681,11 +749,15 @@ def check_traces(row: Row, connections: int) -> bool:
     logged = row.report.get("logged")
     if logged is not None:  # the log is the count: every request served is a row, none dropped
         good = good and row.report.get("dropped") == 0
+    posts = row.report.get("otlp_posts")
+    if posts is not None:  # export on: the receiver took batches (how many spans, it does not decode)
+        good = good and posts > 0
     print(
         f"  {row.case.label}: {finished:,} RequestFinished delivered ({ok:,} 2xx) for {completed:,} requests "
         f"completed by the client (warm-up {row.warmup.requests:,} + run {row.load.requests:,} + "
         f"{row.probes} probe); {extra:+,} in flight at the stop"
         + ("" if logged is None else f" (rows in the log; {row.report.get('dropped')} dropped)")
+        + ("" if posts is None else f"; {posts:,} OTLP posts, {row.report.get('otlp_bytes', 0):,} bytes")
         + f": {'ok' if good else 'MISMATCH'}"
     )
     return good
@@ -776,6 +848,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--instructions", action="store_true", help="count instructions per request under valgrind instead"
     )
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "APP_DIR", "FD"), help=argparse.SUPPRESS)
+    parser.add_argument("--receive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 5
@@ -790,6 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve:
         return serve_child(*args.serve)
+    if args.receive:
+        return receive_child()
     seconds, warmup = (3, 1) if args.quick else (args.seconds, 2)
     client = choose_client(args.client)
     if client == "wrk":
