@@ -34,7 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 import engine
-from engine.app import DEFAULT_BODY_LIMIT
+from engine.app import DEFAULT_BODY_LIMIT, check_export, otlp_wanted
 from engine.explain import Explanation, explain
 from engine.export import to_curl, to_har, write_private
 from engine.httpfile import to_http
@@ -318,13 +318,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"routeconsole: warning: listening on {args.host} exposes the app beyond this machine",
             file=sys.stderr,
         )
+    # OpenTelemetry spans are made by the log's writer process from the traces it is sent
+    # anyway: the serving process never loads the SDK (engine.feed.WriterProcess).
+    export = otlp_wanted(args.otlp)
+    if export:
+        check_export(args.otlp)
     app = engine.create_app(
         args.app,
         convention=args.convention,
         debug=args.debug,
         body_limit=args.body_limit,
         import_grace=args.import_grace,
-        otlp=args.otlp,
+        export=False,
     )
     try:
         sock = bind_socket(args.host, args.port)
@@ -345,7 +350,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log_path = _log_path(args)
     # The log is written by a process of its own, fed by the server(s): serving pays only for
     # sending each trace (engine.feed).
-    writer = WriterProcess.start(log_path) if log_path else None
+    writer = None
+    if log_path or export:
+        service = app.app_dir.resolve().name
+        writer = WriterProcess.start(log_path, export=export, otlp=args.otlp, service=service)
     try:
         if args.workers > 1:
             app.close()
@@ -356,7 +364,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "import_grace": args.import_grace,
                 "feed": writer.address if writer else None,
                 "reload": not args.no_reload,
-                "otlp": args.otlp,
+                "export": False,
             }
             return serve_workers(app.app_dir, sock, args.workers, options)
         feed = writer.feed() if writer else None

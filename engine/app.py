@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import inspect
 import logging
 import os
@@ -29,9 +30,10 @@ from functools import partial
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from .discovery import load_routes
+from .errors import EngineError
 from .events import EventSink, RequestFinished, RoutesReloaded
 from .http import Headers, Request, Response
 from .loader import (
@@ -75,6 +77,28 @@ def otlp_wanted(otlp: str | None = None) -> bool:
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     return any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
+
+
+OTEL_EXTRA: Final = "OpenTelemetry export needs the otel extra: pip install 'routeconsole[otel]'"
+
+
+def check_export(otlp: str | None) -> None:
+    """Raise `EngineError` when export cannot work (the `otel` extra is missing, or `otlp` is
+    not a collector's URL), without importing the SDK into this process: a server whose log
+    writer exports says so before it serves, and never loads OpenTelemetry itself."""
+    for module in ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter"):
+        try:
+            found = importlib.util.find_spec(module)
+        except ImportError as exc:
+            raise EngineError(f"{OTEL_EXTRA} ({exc})") from exc
+        if found is None:
+            raise EngineError(f"{OTEL_EXTRA} (no module named {module!r})")
+    if otlp:
+        parts = urlsplit(otlp)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise EngineError(
+                f"--otlp takes the OTLP/HTTP base URL of a collector, like http://127.0.0.1:4318, not {otlp!r}"
+            )
 
 
 Scope = MutableMapping[str, Any]
@@ -319,6 +343,7 @@ class RouteApp:
         events: EventSink | None = None,
         import_grace: float = IMPORT_GRACE,
         otlp: str | None = None,
+        export: bool = True,
     ) -> None:
         self.app_dir = app_dir
         self.convention = convention
@@ -331,7 +356,7 @@ class RouteApp:
         self._facts = FactsCache()
         self._reload_lock = threading.Lock()
         # First: a missing `otel` extra or a bad --otlp URL is said before any route code runs.
-        self.export: TraceExport | None = _start_export(self, otlp) if otlp_wanted(otlp) else None
+        self.export: TraceExport | None = _start_export(self, otlp) if export and otlp_wanted(otlp) else None
         try:
             with self._reload_lock:  # a module that ends its import late waits for this state to exist
                 self.state = load_state(
@@ -774,6 +799,7 @@ def create_app(
     events: EventSink | None = None,
     import_grace: float = IMPORT_GRACE,
     otlp: str | None = None,
+    export: bool = True,
 ) -> RouteApp:
     """A plain ASGI 3 application serving the route files under `app_dir`.
 
@@ -783,6 +809,8 @@ def create_app(
     With `otlp` (a collector's OTLP/HTTP base URL), or `OTEL_EXPORTER_OTLP_ENDPOINT` or
     `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set, every request is exported as OpenTelemetry
     spans (`engine.otel`; needs the `otel` extra); `close()` sends what is left.
+    `export=False` exports nothing whatever the variables say: `serve` and the console pass
+    it when their log writer, in a process that does not serve, exports the traces instead.
     """
     return RouteApp(
         Path(app_dir),
@@ -792,6 +820,7 @@ def create_app(
         events=events,
         import_grace=import_grace,
         otlp=otlp,
+        export=export,
     )
 
 

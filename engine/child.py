@@ -116,6 +116,7 @@ def _serve_workers(args: argparse.Namespace, sock: socket.socket, channel: Chann
         "feed": args.feed,
         "reload": not args.no_reload,
         "otlp": args.otlp,
+        "export": not args.no_export,
     }
     return serve_workers(args.app, sock, args.workers, options)
 
@@ -127,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--channel-fd", type=int, required=True)
     parser.add_argument("--feed", help="the Unix socket of the request log's writer (no log without it)")
     parser.add_argument("--otlp", help="export every request to this OpenTelemetry collector (OTLP/HTTP base URL)")
+    parser.add_argument(
+        "--no-export", action="store_true", help="export nothing, whatever the variables say (the log's writer does)"
+    )
     parser.add_argument("--convention")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--no-reload", action="store_true")
@@ -159,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             body_limit=args.body_limit,
             import_grace=args.import_grace,
             otlp=args.otlp,
+            export=not args.no_export,
         )
         app.events.subscribe(lambda e: channel.send(_reloaded(e)) if isinstance(e, RoutesReloaded) else None)
         feed = LogFeed.connect(args.feed) if args.feed else None

@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, NoReturn, cast, get_args
 
@@ -365,15 +366,23 @@ class LogFeed:
 
 
 class LogServer:
-    """Reads frames from every `LogFeed` connected to `address` and appends them to `log`.
+    """Reads frames from every `LogFeed` connected to `address` and appends them to `log`
+    (and hands them to `export`, an OpenTelemetry exporter's `export_many`, when given).
 
     One thread: it accepts feeds, reads whatever they sent, and writes each round's traces
     in one transaction (under load the rounds grow, so commits stay few). A feed that ends
     (its process exited, or died) is read to its last whole frame first.
     """
 
-    def __init__(self, request_log: RequestLog, listener: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        request_log: RequestLog | None,
+        listener: socket.socket | None = None,
+        *,
+        export: Callable[[list[Trace]], None] | None = None,
+    ) -> None:
         self.log = request_log  # write_batch(traces) appends and tells on_written
+        self.export = export
         self._folder: Path | None = None
         if listener is None:
             self._folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
@@ -517,8 +526,12 @@ class LogServer:
             del buffers[conn]
 
     def _write(self, traces: list[Trace]) -> None:
-        if traces:
+        if not traces:
+            return
+        if self.log is not None:
             self.log.write_batch(traces)
+        if self.export is not None:
+            self.export(traces)
 
 
 # `serve`'s writer: the same LogServer in a process of its own -----------------------------
@@ -529,6 +542,10 @@ class WriterProcess:
 
     writer = WriterProcess.start(log_path); feed = writer.feed(); feed.attach(app.events)
     ...; feed.close(); writer.stop()
+
+    With `export=True` it also exports each trace to an OpenTelemetry collector (`otlp`, or
+    the SDK's variables, which it inherits), so the serving process pays nothing for it but
+    the frame it already sends; `log_path=None` then runs it for the export alone.
     """
 
     def __init__(self, process: subprocess.Popen[bytes], address: str, folder: Path) -> None:
@@ -537,8 +554,15 @@ class WriterProcess:
         self._folder = folder
 
     @classmethod
-    def start(cls, log_path: Path) -> WriterProcess:
-        connect(log_path).close()  # a log that cannot be opened is an error here, not in the writer
+    def start(
+        cls, log_path: Path | None, *, export: bool = False, otlp: str | None = None, service: str = "routeconsole"
+    ) -> WriterProcess:
+        command = [sys.executable, "-m", "engine.logwriter"]
+        if log_path is not None:
+            connect(log_path).close()  # a log that cannot be opened is an error here, not in the writer
+            command.append(str(log_path))
+        if export:
+            command += ["--export", "--service", service] + (["--otlp", otlp] if otlp else [])
         folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
         address = str(folder / "log.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -546,7 +570,7 @@ class WriterProcess:
         listener.listen(64)  # bound here, so a feed can connect before the writer has started
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "engine.logwriter", str(log_path), "--listen-fd", str(listener.fileno())],
+                [*command, "--listen-fd", str(listener.fileno())],
                 stdin=subprocess.PIPE,  # the lifeline: it closes when this process stops or dies
                 pass_fds=(listener.fileno(),),
             )

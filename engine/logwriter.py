@@ -1,8 +1,10 @@
-"""`serve`'s request log writer: `python -m engine.logwriter LOG --listen-fd N`.
+"""`serve`'s request log writer: `python -m engine.logwriter [LOG] --listen-fd N [--export ...]`.
 
 A `LogServer` (`engine.feed`) in a process of its own, started by `WriterProcess.start`,
-so the process that serves never spends its time on JSON and SQLite. It finishes when its
-stdin closes (the server stopped, or died): it reads what its feeds sent, writes it, exits.
+so the process that serves never spends its time on JSON and SQLite, nor on OpenTelemetry
+spans: with `--export` each trace it receives also goes to a collector (`engine.otel`;
+`--otlp URL`, or the SDK's variables). It finishes when its stdin closes (the server
+stopped, or died): it reads what its feeds sent, writes it, sends the last spans, exits.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m engine.logwriter", description="write a request log fed by LogFeeds"
     )
-    parser.add_argument("log", type=Path)
+    parser.add_argument("log", type=Path, nargs="?", help="the request log (none: export only)")
     parser.add_argument("--listen-fd", type=int, required=True, help="a listening Unix socket")
+    parser.add_argument("--export", action="store_true", help="export each trace to an OpenTelemetry collector")
+    parser.add_argument("--otlp", help="the collector's OTLP/HTTP base URL (default: the SDK's variables)")
+    parser.add_argument("--service", default="routeconsole", help="service.name, unless OTEL_SERVICE_NAME says")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
@@ -33,13 +38,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Ctrl-C reaches the whole process group; this process finishes when stdin closes instead,
     # once the server has stopped and sent its last traces.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    request_log = RequestLog(args.log)
+    exporter = None
+    if args.export:
+        try:
+            from .otel import TraceExport, traces_endpoint
+
+            endpoint = traces_endpoint(args.otlp) if args.otlp else None
+            exporter = TraceExport(None, service=args.service, endpoint=endpoint)
+        except Exception:  # the log is still written
+            logging.getLogger("routeconsole.otel").exception("OpenTelemetry export could not start")
+    request_log = RequestLog(args.log) if args.log is not None else None
     try:
         listener = socket.socket(fileno=args.listen_fd)
+        export = exporter.export_many if exporter is not None else None
         # stdin closing is the cue to finish: the serving process closed it, or died.
-        LogServer(request_log, listener).serve(stop_fd=sys.stdin.fileno())
+        LogServer(request_log, listener, export=export).serve(stop_fd=sys.stdin.fileno())
     finally:
-        request_log.close()
+        if request_log is not None:
+            request_log.close()
+        if exporter is not None:
+            exporter.shutdown()  # the collector gets every span queued
     return 0
 
 

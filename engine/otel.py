@@ -4,8 +4,12 @@
     ...                                                 # every RequestFinished -> spans, in batches
     export.shutdown()                                   # what is queued is sent
 
-`RouteApp` starts one when export is on (`engine.app.otlp_wanted`: `--otlp URL`, or the SDK's
-endpoint variables); this module is imported only then, and it is the only one that imports
+Where it runs: `serve` and the console export from their request log's writer (`LogServer(...,
+export=TraceExport(None, ...).export_many)`, in `python -m engine.logwriter` or the console's
+process), from the traces the serving processes send it anyway, so serving pays nothing for
+export and never imports the SDK. An app run by another ASGI server starts one itself
+(`RouteApp`, when `engine.app.otlp_wanted`: `--otlp URL`, or the SDK's endpoint variables).
+This module is imported only when export is on, and it is the only one that imports
 `opentelemetry`, so an app that does not export pays nothing, not even the import.
 
 A finished `Trace` becomes, with explicit start and end times taken from it:
@@ -23,8 +27,9 @@ reads `OTEL_EXPORTER_OTLP_*` (endpoint, headers, timeout, compression). The reso
 `service.name` is the app folder's name unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES`
 name one.
 
-The spans are built in an `EventSink` subscriber, batched on the server's loop after the
-responses have gone (never on a request's path); the network is the processor's thread's.
+In a serving process, the spans are built in an `EventSink` subscriber, batched on the server's
+loop after the responses have gone (never on a request's path); the network is the processor's
+thread's. In a log writer they are built as each batch of traces is written.
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ class TraceExport:
 
     def __init__(
         self,
-        events: EventSink,
+        events: EventSink | None,
         *,
         service: str,
         endpoint: str | None = None,
@@ -111,7 +116,9 @@ class TraceExport:
         self._propagator = TraceContextTextMapPropagator()
         self._lock = threading.Lock()
         self._closed = False
-        self._unsubscribe = events.subscribe(self._on_event)  # batched: after the responses, never before
+        # Batched: after the responses, never before. Without `events` (a log writer's
+        # exporter), traces come through export_many().
+        self._unsubscribe = events.subscribe(self._on_event) if events is not None else None
         # A server that ends without closing its app (uvicorn, hypercorn's workers): what
         # its last batches hold is still sent.
         atexit.register(self.shutdown)
@@ -119,6 +126,15 @@ class TraceExport:
     def _on_event(self, event: object) -> None:
         if type(event) is RequestFinished:
             self.export(event.trace)
+
+    def export_many(self, traces: list[Trace]) -> None:
+        """Traces that reached a log writer (`engine.feed.LogServer`): each as spans. A trace
+        the SDK refuses is logged and skipped; the writer goes on."""
+        for trace in traces:
+            try:
+                self.export(trace)
+            except Exception:
+                log.exception("OpenTelemetry export: trace %s could not be exported", trace.id)
 
     def export(self, trace: Trace) -> None:
         """`trace` as a server span and one span per middleware, cache lookup and handler."""
@@ -231,9 +247,10 @@ class TraceExport:
                 return
             self._closed = True
         atexit.unregister(self.shutdown)
-        if not self.events.flush():  # the last requests' traces reach _on_event first
+        if self.events is not None and not self.events.flush():  # the last traces reach _on_event first
             log.warning("OpenTelemetry export: a subscriber was still delivering; the last traces may be missing")
-        self._unsubscribe()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.provider.shutdown()  # the batch processor sends what it holds
 
 

@@ -35,9 +35,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
-from .app import DEFAULT_BODY_LIMIT, otlp_wanted
+from .app import DEFAULT_BODY_LIMIT, check_export, otlp_wanted
 from .channel import ChannelError, read_frames
 from .discovery import load_routes
 from .errors import EngineError
@@ -48,6 +48,9 @@ from .server import DEFAULT_HOST, bind_socket, url_of
 from .store import RequestLog, choose_log_path
 from .table import Conflict, RouteTable
 from .watched import WatchedEngine
+
+if TYPE_CHECKING:
+    from .otel import TraceExport
 
 log = logging.getLogger("routeconsole.supervisor")
 
@@ -75,6 +78,7 @@ class AppProcess:
         import_grace: float = IMPORT_GRACE,
         workers: int = 1,
         otlp: str | None = None,
+        export: bool = True,
         on_message: Callable[[Message], None] = lambda message: None,
     ) -> None:
         self.app_dir = Path(app_dir)
@@ -85,6 +89,8 @@ class AppProcess:
             self._args += ["--feed", feed]
         if otlp:
             self._args += ["--otlp", otlp]
+        if not export:
+            self._args.append("--no-export")
         if convention:
             self._args += ["--convention", convention]
         if not reload:
@@ -301,19 +307,25 @@ class SupervisedEngine:
     ) -> None:
         if workers < 1:
             raise EngineError(f"--workers takes a number of processes (1 or more), got {workers}")
-        if otlp_wanted(otlp):  # the app process exports; a missing extra or a bad URL is said here, at once
-            from .otel import traces_endpoint
-
-            if otlp:
-                traces_endpoint(otlp)
         self.app_dir = Path(app_dir)
+        exporting = otlp_wanted(otlp)
+        if exporting:
+            check_export(otlp)  # a missing extra or a bad URL is said here, at once
         self.convention = convention
         self._table = load_routes(self.app_dir, convention=convention)  # first: a missing APP is an error
         log_path, self._scratch = choose_log_path(self.app_dir, log)
         self.persistent = self._scratch is None
         # The request log is written here, fed by the app process (or each worker) over a socket.
         self.log = RequestLog(log_path)
-        self.log_server = LogServer(self.log)
+        # Spans are made and sent here, by the log's writer, from the traces the app process
+        # sends it anyway: the app process exports nothing itself.
+        self._export: TraceExport | None = None
+        if exporting:
+            from .otel import TraceExport, traces_endpoint
+
+            endpoint = traces_endpoint(otlp) if otlp else None
+            self._export = TraceExport(None, service=self.app_dir.resolve().name, endpoint=endpoint)
+        self.log_server = LogServer(self.log, export=self._export.export_many if self._export else None)
         # With several workers the channel carries only the master's news: each worker follows
         # the files itself, and the console follows them too, as `watch` does.
         self._follower = (
@@ -334,7 +346,7 @@ class SupervisedEngine:
             body_limit=body_limit,
             import_grace=import_grace,
             workers=workers,
-            otlp=otlp,
+            export=False,
             on_message=self._on_message,
         )
         self.url: str | None = None
@@ -364,6 +376,8 @@ class SupervisedEngine:
     def stop(self, timeout: float = 2.0) -> list[str]:
         self.process.stop(timeout)
         self.log_server.stop()  # what the app process sent before it stopped is written
+        if self._export is not None:
+            self._export.shutdown()  # and exported
         if self._follower is not None:
             self._follower.stop()
         self.events.flush()

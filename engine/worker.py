@@ -39,6 +39,7 @@ app = create_app(
     debug=_env("DEBUG") == "True",
     import_grace=float(_env("IMPORT_GRACE") or IMPORT_GRACE),
     otlp=_env("OTLP") or None,  # and with OTEL_EXPORTER_OTLP_ENDPOINT, inherited, the worker exports its requests
+    export=_env("EXPORT") != "False",  # unless the log's writer exports them
 )
 
 if _env("FEED"):

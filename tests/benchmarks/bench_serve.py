@@ -32,11 +32,11 @@ What it measures, in one run and in this order, each app on its own fresh server
 4c. starlette sync: a plain `def` endpoint on `/sync`, which Starlette runs in its thread pool.
 4d. engine sync + log: a plain `def GET` on `sync/[id]/route.py`, which the engine runs in
    its thread pool, with the request log on as `serve` ships (bar: at least 4c).
-4e. engine + log + otlp: (4b) with OpenTelemetry export on (`create_app(..., otlp=URL)`, as
-   `serve --otlp URL`; needs the otel extra): every trace also becomes spans, which the SDK's
-   batch processor sends over OTLP/HTTP with its default settings to a receiver on 127.0.0.1,
-   a process of its own that accepts each POST and discards it (with --pin, beside the load,
-   as the log writer). Information only: what export costs a server.
+4e. engine + log + otlp: (4b) with OpenTelemetry export on, as `serve --otlp URL` ships it
+   (needs the otel extra): the log writer process turns every trace it is sent into spans,
+   which the SDK's batch processor sends over OTLP/HTTP with its default settings to a
+   receiver on 127.0.0.1, a process of its own that accepts each POST and discards it (with
+   --pin, beside the load, as the log writer). Information only: what export costs a server.
 5. bare ASGI again, to show how much the machine drifted during the run.
 
 Each app is served by hypercorn (asyncio loop, 1 worker, access log off, error log at
@@ -263,13 +263,14 @@ def engine_app(app_dir: str, *, logged: bool = False, otlp: bool = False) -> tup
     if not logged:  # with the log, the log itself is the count: serve has no other subscriber
         sink.subscribe(counter)
     receiver = OtlpReceiver() if otlp else None
-    app = engine.create_app(app_dir, events=sink, otlp=receiver.url if receiver is not None else None)
+    app = engine.create_app(app_dir, events=sink, export=False)  # as serve: its log writer exports
     if app.table.conflicts:
         raise SystemExit(f"bench_serve: the engine app has problems: {app.table.conflicts}")
     # As `serve` ships: every trace sent to a log writer process, which appends it to the
     # SQLite log (engine.feed).
     log_path = Path(tempfile.mkdtemp()) / "log.sqlite3"
-    writer = WriterProcess.start(log_path) if logged else None
+    otlp_url = receiver.url if receiver is not None else None
+    writer = WriterProcess.start(log_path, export=otlp, otlp=otlp_url, service="app") if logged else None
     if writer is not None and os.environ.get("BENCH_WRITER_CPU"):  # --pin: the writer beside the load
         os.sched_setaffinity(writer.process.pid, {int(os.environ["BENCH_WRITER_CPU"])})
     feed = writer.feed() if writer is not None else None
@@ -278,12 +279,12 @@ def engine_app(app_dir: str, *, logged: bool = False, otlp: bool = False) -> tup
 
     def report() -> dict[str, int]:
         delivered = sink.flush(STOP_TIMEOUT)
-        app.close()  # with export on, the spans still queued are sent
-        exported = receiver.stop() if receiver is not None else {}
+        app.close()
         if feed is None or writer is None:
-            return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered), **exported}
+            return {"finished": counter.finished, "ok": counter.ok, "flushed": int(delivered)}
         feed.close()
-        writer.stop()
+        writer.stop()  # with export on, the writer sends the spans still queued before it exits
+        exported = receiver.stop() if receiver is not None else {}
         # Counted by SQLite, not by reading the rows back: this process is the one measured
         # (--instructions counts it to its exit), and decoding every row cost it more per
         # request than the feed itself.
