@@ -34,7 +34,7 @@ from textual.widgets.option_list import Option
 import engine
 from engine.explain import Explanation, explain
 from engine.export import write_private
-from engine.httpfile import RequestSpec
+from engine.httpfile import RequestSpec, write_http
 from engine.visible import json_safe, visible
 
 from . import render
@@ -520,6 +520,8 @@ class ConsoleApp(App[None]):
                 self.copy_to_clipboard(command)
                 title = "Copied as curl, with secrets" if choice.reveal else "Copied as curl (secrets masked)"
                 self.notify(command, title=title, timeout=8)
+            elif choice.kind == "http" and choice.path is not None:
+                self._write_http(choice.path, choice.reveal)
             elif choice.path is not None:
                 self._write_har(choice.path, choice.reveal)
 
@@ -537,6 +539,20 @@ class ConsoleApp(App[None]):
             return
         what = "with secrets, readable only by you" if reveal else "secrets masked, readable only by you"
         self.call_from_thread(self.notify, f"{len(entries)} requests written to {path} ({what})", title="HAR exported")
+
+    @work(thread=True, group="export")
+    def _write_http(self, path: Path, reveal: bool = False) -> None:
+        entries = self.running.log.entries()
+        try:
+            bodies = write_http(path, entries, reveal=reveal, redact=self.config.redact)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"could not write {path}: {exc.strerror}", severity="error")
+            return
+        what = "with secrets" if reveal else "secrets masked"
+        also = f", {len(bodies)} binary bodies beside it" if bodies else ""
+        self.call_from_thread(
+            self.notify, f"{len(entries)} requests written to {path} ({what}{also})", title=".http exported"
+        )
 
     def _entry_source(self, entry: dict[str, Any]) -> None:
         route = entry.get("route")

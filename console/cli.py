@@ -37,7 +37,7 @@ import engine
 from engine.app import DEFAULT_BODY_LIMIT, check_export, otlp_wanted
 from engine.explain import Explanation, explain
 from engine.export import to_curl, to_har, write_private
-from engine.httpfile import to_http
+from engine.httpfile import write_http
 from engine.junit import to_junit
 from engine.redact import redact_urlencoded
 from engine.replay import ReplayResult, replay_entries
@@ -455,14 +455,9 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def _write_http(path: Path, entries: list[dict[str, Any]], *, reveal: bool, redact: Sequence[str]) -> None:
     """The entries as a .http file; bodies it cannot hold as text go to files beside it."""
-    bodies = path.with_name(path.stem + ".bodies")
-    text, files = to_http(entries, reveal=reveal, redact=redact, bodies=bodies)
-    if files:
-        bodies.mkdir(mode=0o700, exist_ok=True)
-        for name, data in files.items():
-            write_private(path.parent / name, data)
-    write_private(path, text)
-    also = f" (and {len(files)} {'body' if len(files) == 1 else 'bodies'} in {bodies}/)" if files else ""
+    bodies = write_http(path, entries, reveal=reveal, redact=redact)
+    count = len(bodies)
+    also = f" (and {count} {'body' if count == 1 else 'bodies'} in {bodies[0].parent}/)" if bodies else ""
     print(f"wrote {_plural(len(entries), 'request')} to {path}{also}", file=sys.stderr)
 
 

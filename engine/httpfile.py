@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .export import SKIP_HEADERS, entry_body, entry_url
+from .export import SKIP_HEADERS, entry_body, entry_url, write_private
 from .redact import redact_entry
 
 MAX_INCLUDE: Final = 16 * 1024 * 1024  # bytes read for one `< file` body
@@ -99,6 +99,23 @@ def to_http(
                 lines.append(text)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n" if blocks else "", files
+
+
+def write_http(
+    path: Path, entries: Iterable[dict[str, Any]], *, reveal: bool = False, redact: Iterable[str] = ()
+) -> list[Path]:
+    """`to_http` into `path`, and the bodies it cannot hold as text into a folder beside it
+    (`requests.bodies/` for `requests.http`): the files of those bodies.
+    Everything is made readable only by its owner (0600, the folder 0700), like the log."""
+    bodies = path.with_name(path.stem + ".bodies")
+    text, files = to_http(entries, reveal=reveal, redact=redact, bodies=bodies)
+    written = [path.parent / name for name in files]
+    if files:
+        bodies.mkdir(mode=0o700, exist_ok=True)
+        for file, data in zip(written, files.values(), strict=True):
+            write_private(file, data)
+    write_private(path, text)
+    return written
 
 
 def _one_line(text: str) -> str:

@@ -53,7 +53,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 @dataclass(frozen=True)
 class ExportChoice:
-    kind: str  # "curl" or "har"
+    kind: str  # "curl", "har" or "http"
     path: Path | None = None
     reveal: bool = False  # keep secrets (authorization, cookies, password fields) instead of masking them
 
@@ -82,6 +82,8 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
             options.append(
                 Option("HAR with secrets: the whole log as sent (file readable only by you)", id="har-secrets")
             )
+            options.append(Option(".http: the whole log for REST Client / JetBrains, secrets masked", id="http"))
+            options.append(Option(".http with secrets: the whole log as sent", id="http-secrets"))
             yield OptionList(*options, id="export-options")
             yield Input(str(self.default_har), id="har-path")
 
@@ -90,9 +92,11 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
         kind, _, secrets = (event.option.id or "").partition("-")
         if kind == "curl":
             self.dismiss(ExportChoice("curl", reveal=bool(secrets)))
-        else:
-            path = Path(self.query_one("#har-path", Input).value).expanduser()
-            self.dismiss(ExportChoice("har", path, reveal=bool(secrets)))
+            return
+        path = Path(self.query_one("#har-path", Input).value).expanduser()
+        if kind == "http" and path.suffix == ".har":
+            path = path.with_suffix(".http")
+        self.dismiss(ExportChoice(kind, path, reveal=bool(secrets)))
 
     @on(Input.Submitted, "#har-path")
     def _path_submitted(self, event: Input.Submitted) -> None:

@@ -100,6 +100,16 @@ async def test_export_masks_secrets_unless_the_with_secrets_choice_is_taken(
         await export("har-secrets", revealed)
         await until(pilot, revealed.exists)
         await until(pilot, lambda: masked.stat().st_size > 0 and revealed.stat().st_size > 0)
+
+        http_masked, http_revealed = tmp_path / "masked.http", tmp_path / "revealed.har"  # .har: made .http
+        await export("http", http_masked)
+        await export("http-secrets", http_revealed)
+        http_revealed = http_revealed.with_suffix(".http")
+        await until(pilot, lambda: http_masked.exists() and http_revealed.exists())
+        await until(pilot, lambda: http_masked.stat().st_size > 0 and http_revealed.stat().st_size > 0)
+    assert "s3cret" not in http_masked.read_text() and "authorization: [redacted]" in http_masked.read_text()
+    assert "authorization: Bearer s3cret-token" in http_revealed.read_text()
+    assert stat.S_IMODE(http_masked.stat().st_mode) == 0o600
     masked_har, revealed_har = json.loads(masked.read_text()), json.loads(revealed.read_text())
     assert "s3cret" not in masked.read_text() and "hunter2" not in masked.read_text()
     headers = {h["name"]: h["value"] for h in revealed_har["log"]["entries"][0]["request"]["headers"]}
