@@ -26,7 +26,8 @@ What it holds, and the choices behind it:
   bare template beside the route of its prefix (`/docs/[[...slug]]` and `docs/route.py`
   both give `/docs`). Of equivalent templates the one listed belongs to the route that
   `RouteTable.match` answers for a path that fits them all (`/files/x`: `[name]`); each
-  one left out is named, with the reason, in the document's `x-routeconsole.omitted`.
+  one left out is named, with the reason, in the document's `x-routeconsole.omitted` (it
+  still serves what the listed one does not: there, the paths of two segments or more).
 - `info.title` is the app folder's name; `info.version` is `0.0.0+` and a digest of the
   paths, so it changes when, and only when, the described API does.
 """
@@ -121,8 +122,9 @@ def _listed_items(table: RouteTable) -> tuple[list[_Item], list[dict[str, str]]]
                     "pattern": item.route.pattern,
                     "file": item.route.file,
                     "path": item.template,
-                    "reason": f"{winner.template} ({winner.route.file}) is the same path with other parameter "
-                    f"names, which OpenAPI does not allow; {winner.route.file} answers {path}",
+                    "reason": f"{winner.template} ({winner.route.file}) is the same path"
+                    f"{'' if winner.template == item.template else ' but for parameter names'}, which OpenAPI "
+                    f"lists once; {winner.route.file} answers {path}",
                 }
             )
     return listed, omitted
