@@ -3,6 +3,7 @@
     routeconsole [APP]                              the console (APP defaults to .)
     routeconsole list APP [--json]                  routes and problems
     routeconsole check APP [--json] [--strict]      exit 0 clean, 1 errors, 2 unusable input
+    routeconsole openapi APP [--out FILE]           an OpenAPI 3.1 document of the routes
     routeconsole match APP PATH [--method M] [--json]
     routeconsole serve APP [--host H] [--port P] [--workers N] [--debug] [--no-reload] [--otlp URL]
     routeconsole log APP [--json] [--limit N] [--har FILE] [--curl ID] [--reveal]   secrets masked
@@ -151,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_common(p)
+
+    p = sub.add_parser("openapi", help="print an OpenAPI 3.1 document of the routes, read from the files")
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--out", metavar="FILE", type=Path, help="write the document to FILE instead of printing it")
+    _add_common(p)
     return parser
 
 
@@ -205,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "log": cmd_log,
         "replay": cmd_replay,
         "watch": cmd_watch,
+        "openapi": cmd_openapi,
     }
     if args_list and args_list[0] in commands:
         args = _parser().parse_args(args_list)
@@ -304,6 +311,28 @@ def _print_match(out: Console, match: engine.Match, method: str, path: str) -> N
         out.print(Text(f"  Allow: {', '.join(match.allow)}"))
     if match.route is not None and match.route.error:
         out.print(Text(visible(f"  {match.route.error}", multiline=True), style="red"))
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from engine.openapi import to_openapi
+
+    document = to_openapi(_load(args))
+    if args.out is None:
+        _print_json(document)
+        return EXIT_OK
+    try:
+        args.out.write_text(json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise engine.EngineError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    operations = sum(1 for item in document["paths"].values() for key in item if key in _OPENAPI_METHODS)
+    print(
+        visible(f"wrote {_plural(len(document['paths']), 'path')}, {_plural(operations, 'operation')} to {args.out}"),
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+_OPENAPI_METHODS = frozenset(m.lower() for m in METHOD_STYLES)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

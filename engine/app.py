@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote, urlsplit
 from .discovery import load_routes
 from .errors import EngineError
 from .events import EventSink, RequestFinished, RoutesReloaded
-from .http import Headers, Request, Response
+from .http import Headers, MalformedBody, Request, Response
 from .loader import (
     HANDLER_ARGS,
     IMPORT_GRACE,
@@ -529,6 +529,8 @@ class RouteApp:
                         span.outcome = "respond"
                     else:
                         response = await self._serve(routed, request, trace, {})
+            except MalformedBody as exc:  # the client's body, not the app, is at fault (the span says where)
+                response = Response(f"Bad Request: {exc}\n", status=400)
             except BaseException as exc:  # SystemExit, KeyboardInterrupt... from app code are its failures too
                 if _cancelled(exc):
                     raise  # the server cancelled the request (the client left): not the app's doing

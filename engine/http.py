@@ -22,6 +22,7 @@ __all__ = [
     "FormData",
     "Headers",
     "ImmutableRequestError",
+    "MalformedBody",
     "MutableHeaders",
     "QueryParams",
     "Request",
@@ -34,6 +35,20 @@ Body = str | bytes | Iterable[bytes | str] | AsyncIterable[bytes | str] | None
 
 class ImmutableRequestError(RuntimeError):
     """Global middleware tried to change the request or consume its body."""
+
+
+class MalformedBody(ValueError):
+    """The request's body is not what `json()` or `form()` was asked to read it as.
+
+    The client's mistake, not the app's: when route code lets it propagate, the request
+    answers 400 with this message rather than 500. It is a `ValueError` (and, from `json()`,
+    a `json.JSONDecodeError`), so code that catches those to answer in its own way still does.
+    """
+
+
+class _MalformedJSON(MalformedBody, _json.JSONDecodeError):
+    def __str__(self) -> str:  # `msg`, `doc` and `pos` stay json's own
+        return f"the body is not JSON: {super().__str__()}"
 
 
 class Headers(Mapping[str, str]):
@@ -329,13 +344,23 @@ class Request:
         return self._body.decode(_charset(self.headers.get("content-type", "")), errors="replace")
 
     async def json(self) -> Any:
+        """The body as JSON (`None` when empty); `MalformedBody` (a 400) when it is not JSON."""
         self._check_readable()
-        return _json.loads(self._body or b"null")
+        try:
+            return _json.loads(self._body or b"null")
+        except _json.JSONDecodeError as exc:
+            raise _MalformedJSON(exc.msg, exc.doc, exc.pos) from None
+        except ValueError as exc:  # not UTF-8, -16 or -32
+            raise _MalformedJSON(str(exc), "", 0) from None
 
     async def form(self) -> FormData:
+        """The body as a form (urlencoded or multipart); `MalformedBody` (a 400) when it cannot be one."""
         self._check_readable()
         if self._form is None:
-            self._form = _parse_form(self.headers.get("content-type", ""), self._body)
+            try:
+                self._form = _parse_form(self.headers.get("content-type", ""), self._body)
+            except ValueError as exc:  # no boundary, or python-multipart's parse errors
+                raise MalformedBody(f"the body is not a form: {exc}") from None
         return self._form
 
     async def stream(self) -> AsyncIterator[bytes]:

@@ -188,3 +188,75 @@ class FactsCache:
 
 def _shape(facts: FileFacts) -> FileFacts:
     return replace(facts, lines={}, declared_path_line=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Docstrings:
+    """The docstrings of a route file, read from its source: the module's and each handler's."""
+
+    module: str | None = None
+    handlers: dict[str, str] = field(default_factory=dict)  # method -> its handler's docstring
+
+
+def read_docstrings(path: Path, *, page: bool = False) -> Docstrings:
+    """The docstrings a route file gives its module and its handlers, without running it.
+
+    A handler is found as the loader finds it: a `page()` function answers GET for a next
+    page; otherwise tanstack's `create_file_route(...)(server={"handlers": {...}})` entry
+    for the method when there is one (a function's name, or `{"handler": name, ...}`), else
+    the top-level name of the method (`def GET`, or `GET = get_user` naming a function of
+    the file). What cannot be followed without running code (a lambda, an import, a
+    function built by a call) has no docstring. An unreadable file has none at all.
+    """
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, OSError, ValueError):
+        return Docstrings()
+    # The last top-level binding of a name is the one the module ends up exporting.
+    bindings: dict[str, ast.stmt] = {}
+    values: dict[str, ast.expr] = {}
+    for node in tree.body:
+        for name, value in _bound_names(node):
+            bindings[name] = node
+            if value is not None:
+                values[name] = value
+            else:
+                values.pop(name, None)
+
+    def doc_of(node: ast.expr | None, depth: int = 0) -> str | None:
+        if node is None or depth > 8:  # `A = B`, `B = A`: give up rather than loop
+            return None
+        if isinstance(node, ast.Dict):  # tanstack: {"middleware": [...], "handler": fn}
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "handler":
+                    return doc_of(value, depth + 1)
+            return None
+        if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Call):
+            return doc_of(node.args[0], depth + 1)  # use(audit)(handler)
+        if isinstance(node, ast.Name):
+            return doc_of_name(node.id, depth + 1)
+        return None
+
+    def doc_of_name(name: str, depth: int) -> str | None:
+        bound = bindings.get(name)
+        if isinstance(bound, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return ast.get_docstring(bound)
+        return doc_of(values.get(name), depth)
+
+    handlers: dict[str, str] = {}
+    if page:
+        doc = doc_of_name("page", 0)
+        if doc:
+            handlers["GET"] = doc
+    else:
+        declared_handlers: dict[str, ast.expr] = {}
+        route = values.get("Route")
+        declared = _file_route_declaration(route) if route is not None else None
+        if declared is not None and isinstance(declared[1].get("handlers"), dict):
+            declared_handlers = declared[1]["handlers"]
+        for method in METHODS:
+            # As the loader does: a declared handler wins over a top-level function of that name.
+            doc = doc_of(declared_handlers[method]) if method in declared_handlers else doc_of_name(method, 0)
+            if doc:
+                handlers[method] = doc
+    return Docstrings(ast.get_docstring(tree), handlers)

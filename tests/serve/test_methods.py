@@ -146,7 +146,8 @@ async def test_blocking_sync_handler_runs_off_the_event_loop(serve: ServeApp) ->
     gate = threading.Event()
     source = "import threading\nGATE = None\ndef GET():\n    GATE.wait(5)\n    return 'released'\n"
     async with serve({"slow/route.py": source, "fast/route.py": "def GET():\n    return 'fast'\n"}) as s:
-        module = next(m for m in __import__("sys").modules.values() if getattr(m, "GATE", 0) is None)
+        # A copy: getattr on a lazy module (schemathesis.checks) imports, and so changes sys.modules.
+        module = next(m for m in list(__import__("sys").modules.values()) if getattr(m, "GATE", 0) is None)
         module.GATE = gate
         slow = asyncio.create_task(s.request("GET", "/slow"))
         await asyncio.sleep(0.05)

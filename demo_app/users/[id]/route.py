@@ -24,6 +24,8 @@ def GET(context):
 @use(require_user, audit)
 async def PATCH(request, context):
     changes = await request.json()
+    if not isinstance(changes, dict):
+        return Response.json({"error": "send a JSON object of the fields to change"}, status=422)
     context["found"].update({k: v for k, v in changes.items() if k in ("name", "email")})
     return context["found"]
 
