@@ -36,6 +36,17 @@ async def palette(console: ConsoleApp, pilot: Any, command: str) -> None:
     await pilot.pause()
 
 
+async def open_http(console: ConsoleApp, pilot: Any, path: Path) -> OpenHttpScreen:
+    """The palette's "composer: open .http file", with `path` typed and entered."""
+    await palette(console, pilot, "composer: open .http file")
+    dialog = console.screen
+    assert isinstance(dialog, OpenHttpScreen)
+    dialog.query_one("#http-path", Input).value = str(path)
+    await pilot.press("enter")
+    await pilot.pause()
+    return dialog
+
+
 def fields(screen: ComposerScreen) -> dict[str, str]:
     return {
         "method": str(screen.query_one("#method", Select).value),
@@ -57,12 +68,7 @@ async def test_a_logged_request_exported_as_http_opens_in_the_composer_and_sends
         exported = tmp_path / "requests.http"
         exported.write_text(text)
 
-        await palette(console, pilot, "composer: open .http file")
-        dialog = console.screen
-        assert isinstance(dialog, OpenHttpScreen)
-        dialog.query_one("#http-path", Input).value = str(exported)
-        await pilot.press("enter")
-        await pilot.pause()
+        dialog = await open_http(console, pilot, exported)
         options = dialog.query_one("#http-requests", OptionList)
         assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == [
             "#1 GET /users/7 (200)",
@@ -95,12 +101,7 @@ async def test_a_http_file_that_cannot_be_read_says_which_line(console: ConsoleA
     broken = tmp_path / "broken.http"
     broken.write_text("GET http://localhost/{{host}}/x\n")
     async with console.run_test(size=(160, 45)) as pilot:
-        await palette(console, pilot, "composer: open .http file")
-        dialog = console.screen
-        assert isinstance(dialog, OpenHttpScreen)
-        dialog.query_one("#http-path", Input).value = str(broken)
-        await pilot.press("enter")
-        await pilot.pause()
+        dialog = await open_http(console, pilot, broken)
         said = text_of(dialog.query_one("#import-problem", Static).content)
         assert "line 1: {{host}} is not defined in this file" in said
         assert console.screen is dialog
