@@ -79,10 +79,8 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
             options.append(Option("HAR: write the whole log to the file below, secrets masked", id="har"))
             if self.entry_id is not None:
                 options.append(Option(f"curl with secrets: request #{self.entry_id} as sent", id="curl-secrets"))
-            options.append(
-                Option("HAR with secrets: the whole log as sent (file readable only by you)", id="har-secrets")
-            )
-            options.append(Option(".http: the whole log for REST Client / JetBrains, secrets masked", id="http"))
+            options.append(Option("HAR with secrets: the whole log as sent (only you can read it)", id="har-secrets"))
+            options.append(Option(".http: the whole log, secrets masked (REST Client, JetBrains)", id="http"))
             options.append(Option(".http with secrets: the whole log as sent", id="http-secrets"))
             yield OptionList(*options, id="export-options")
             yield Input(str(self.default_har), id="har-path")
