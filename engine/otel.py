@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Final
@@ -107,9 +108,12 @@ class TraceExport:
         service: str,
         endpoint: str | None = None,
         exporter: SpanExporter | None = None,
-        processor: Callable[[SpanExporter], SpanProcessor] = BatchSpanProcessor,
+        processor: Callable[[SpanExporter], SpanProcessor] | None = None,
     ) -> None:
         self.events = events
+        _route_sdk_records()
+        if processor is None:
+            processor = _batch_processor
         self.provider = TracerProvider(resource=service_resource(service), shutdown_on_exit=False)
         self.provider.add_span_processor(processor(exporter or OTLPSpanExporter(endpoint=endpoint)))
         self._tracer = self.provider.get_tracer(SCOPE)
@@ -252,6 +256,34 @@ class TraceExport:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.provider.shutdown()  # the batch processor sends what it holds
+
+
+# Spans the batch processor holds before it drops new ones, unless OTEL_BSP_MAX_QUEUE_SIZE says:
+# the SDK's 2,048 is a tenth of a second of a busy server's spans, and a log writer hands
+# them over a batch of traces at a time.
+QUEUE_SIZE: Final = 32_768
+
+
+def _batch_processor(exporter: SpanExporter) -> SpanProcessor:
+    if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE"):
+        return BatchSpanProcessor(exporter)
+    return BatchSpanProcessor(exporter, max_queue_size=QUEUE_SIZE)
+
+
+class _Forward(logging.Handler):
+    """The SDK's own records (a full queue, a collector that does not answer) as records of
+    `routeconsole.otel`: in the console they reach the Server log pane, not the terminal
+    Textual draws on (the SDK's loggers have no handler, so Python would print them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.handle(record)
+
+
+def _route_sdk_records() -> None:
+    sdk = logging.getLogger("opentelemetry")
+    if not any(isinstance(h, _Forward) for h in sdk.handlers):
+        sdk.addHandler(_Forward())
+        sdk.propagate = False
 
 
 def _split_host(host: str) -> tuple[str, int | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import re
 import signal
@@ -531,3 +532,23 @@ def test_any_trace_becomes_spans_the_exporter_can_encode(trace: Trace) -> None:
     [server] = [s for s in finished if s.parent is None or s.parent.span_id not in ids]
     assert server.name.split(" ")[0] in ("GET", "POST", "HTTP")
     assert {s.context.trace_id for s in finished} == {server.context.trace_id}
+
+
+def test_the_sdks_own_records_go_where_routeconsole_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    """In the console Textual owns the terminal: a full queue or a collector that does not
+    answer is said in the Server log pane (routeconsole's logger), never printed."""
+    from engine.otel import TraceExport
+
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    ours = logging.getLogger("routeconsole.otel")
+    ours.addHandler(handler)
+    export = TraceExport(None, service="probe", endpoint="http://127.0.0.1:9/v1/traces")
+    try:
+        logging.getLogger("opentelemetry.sdk._shared_internal").warning("Queue full, dropping %s.", "span")
+    finally:
+        export.shutdown()
+        ours.removeHandler(handler)
+    assert [r.getMessage() for r in seen] == ["Queue full, dropping span."]
+    assert "Queue full" not in capsys.readouterr().err
