@@ -7,12 +7,22 @@ from engine import Response, use
 
 
 def GET(request):
+    """List the users.
+
+    `?q=` keeps those whose name contains it (any case). (`routeconsole openapi demo_app` turns
+    this docstring into the operation's summary and description.)
+    """
     q = request.query.get("q", "").lower()
     return [u for u in USERS.values() if q in str(u["name"]).lower()]
 
 
 @use(require_user, audit)
 async def POST(request, context):
+    """Create a user.
+
+    Send `{"name": ..., "email": ...}` with `Authorization: Bearer demo-token`; answers 201 with
+    the user and its `location`, or 422 without a name.
+    """
     data = await request.json()
     if not isinstance(data, dict) or not data.get("name"):
         return Response.json({"error": "a user needs a name"}, status=422)

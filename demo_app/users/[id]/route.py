@@ -18,11 +18,13 @@ middleware = [load_user]
 
 
 def GET(context):
+    """One user, by id (404 for an unknown one)."""
     return context["found"]
 
 
 @use(require_user, audit)
 async def PATCH(request, context):
+    """Change a user's name or email (signed in)."""
     changes = await request.json()
     if not isinstance(changes, dict):
         return Response.json({"error": "send a JSON object of the fields to change"}, status=422)
@@ -32,5 +34,6 @@ async def PATCH(request, context):
 
 @use(require_user, audit)
 async def DELETE(params):
+    """Delete a user (signed in)."""
     USERS.pop(params["id"], None)
     return None
