@@ -576,12 +576,14 @@ class ConsoleApp(App[None]):
         view = render.source_view(self.running.app_dir / file, lines, self.palette, file)
         self.push_screen(ViewerScreen(file, view, scroll_to=min(lines) if lines else None))
 
-    def _open_composer(self, draft: Draft, route: engine.Route | None) -> None:
+    def _open_composer(self, draft: Draft, route: engine.Route | None, what: str | None = None) -> None:
         if not self.running.url:
             self.notify("the server is not running", severity="error")
             return
         self.push_screen(
-            ComposerScreen(draft, base_url=self.running.url, client=self.client, palette=self.palette, route=route)
+            ComposerScreen(
+                draft, base_url=self.running.url, client=self.client, palette=self.palette, route=route, what=what
+            )
         )
 
     def action_composer(self) -> None:
@@ -604,10 +606,11 @@ class ConsoleApp(App[None]):
         except ComposeError as exc:
             self.notify(visible(f"Cannot compose it: {exc}"), severity="error", timeout=8)
             return
+        what = f"a request from {spec.name}" if spec.name else "an imported request"
         if isinstance(self.screen, ComposerScreen):
-            self.screen.fill(draft)
+            self.screen.fill(draft, what)
         else:
-            self._open_composer(draft, None)
+            self._open_composer(draft, None, what)
 
     # Problems ----------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ class ComposerScreen(Screen[None]):
         route: engine.Route | None = None,
         params: Mapping[str, str] | None = None,
         send: bool = False,
+        what: str | None = None,
     ) -> None:
         super().__init__()
         # The fields show what a logged request or a file name held: control characters in it
@@ -80,14 +81,12 @@ class ComposerScreen(Screen[None]):
         self.params = pattern_params(route.pattern) if route is not None else []
         self.values = dict(params or {})  # the path parameters' fields, filled (from the match bar)
         self.send_at_once = send  # send as soon as it opens (a clash's example, from Problems)
+        self.what = what  # what the title says it composes, when not a route or a replay
         self.last: httpx.Response | None = None
 
     def compose(self) -> ComposeResult:
         draft = self.draft
-        what = f"{self.route.pattern}  ({self.route.file})" if self.route else "a request"
-        if draft.replay_of is not None:
-            what = f"an edited replay of #{draft.replay_of}"
-        yield Static(Text.assemble(("Composer", "bold"), f" · {visible(what)}"), id="composer-title")
+        yield Static(self._title(), id="composer-title")
         with Horizontal(id="composer-line"):
             # A logged request's method may be one the list lacks (PROPFIND, or one with control
             # characters from an embedding app): offer it too, made visible like the other fields.
@@ -144,12 +143,19 @@ class ComposerScreen(Screen[None]):
         except (CurlError, ComposeError) as exc:
             self.notify(visible(f"Cannot import this curl command: {exc}"), severity="error", timeout=8)
             return
-        self.fill(draft)
+        self.fill(draft, "a pasted curl command")
         self.notify("Filled from the pasted curl command", timeout=3)
 
-    def fill(self, draft: Draft) -> None:
+    def _title(self) -> Text:
+        what = f"{self.route.pattern}  ({self.route.file})" if self.route else (self.what or "a request")
+        if self.draft.replay_of is not None:
+            what = f"an edited replay of #{self.draft.replay_of}"
+        return Text.assemble(("Composer", "bold"), f" · {visible(what)}")
+
+    def fill(self, draft: Draft, what: str) -> None:
         """Put `draft` into the fields (an imported curl command or `.http` request)."""
         shown = shown_draft(draft)
+        self.draft, self.what = shown, what
         method = self.query_one("#method", Select)
         if shown.method in METHODS:
             method.value = shown.method
@@ -161,6 +167,7 @@ class ComposerScreen(Screen[None]):
         self.query_one("#body", TextArea).load_text(shown.body)
         for field in self.query(".param"):
             field.display = False  # the path is the imported one now, not the route's pattern
+        self.query_one("#composer-title", Static).update(self._title())
 
     @on(Button.Pressed, "#send")
     def _send_pressed(self) -> None:

@@ -88,6 +88,7 @@ async def test_a_logged_request_exported_as_http_opens_in_the_composer_and_sends
         )
         assert "x-note: hi" in filled["headers"]
         assert json.loads(filled["body"]) == {"id": "4", "name": "Di"}
+        assert "a request from #2 POST /users (201)" in text_of(screen.query_one("#composer-title", Static).content)
 
         screen.query_one("#body", TextArea).text = '{"id": "6", "name": "Fay"}'
         await pilot.press("ctrl+j")
@@ -150,6 +151,7 @@ async def test_pasting_a_curl_command_into_the_path_field_fills_the_composer(con
         path.post_message(events.Paste(CURL))
         await pilot.pause()
         assert fields(screen)["path"] == "/users" and fields(screen)["method"] == "POST"
+        assert "a pasted curl command" in text_of(screen.query_one("#composer-title", Static).content)
         path.post_message(events.Paste("/users/42"))  # an ordinary paste is an ordinary paste
         await pilot.pause()
         assert "/users/42" in path.value and path.value != "/users"
