@@ -442,7 +442,8 @@ def cmd_log(args: argparse.Namespace) -> int:
         entry = next((e for e in entries if e["id"] == args.curl), None)
         if entry is None:
             raise engine.EngineError(f"no log entry {args.curl}; `routeconsole log {args.app}` lists them")
-        print(to_curl(entry, reveal=args.reveal, redact=redact))
+        # Quoted for a shell, not for a terminal: a control character in it is shown as a stand-in.
+        print(visible(to_curl(entry, reveal=args.reveal, redact=redact)))
         return EXIT_OK
     if args.limit is not None:
         entries = entries[-args.limit :] if args.limit > 0 else []
@@ -452,7 +453,10 @@ def cmd_log(args: argparse.Namespace) -> int:
         print(f"wrote {_plural(len(entries), 'request')} to {args.har}", file=sys.stderr)
         return EXIT_OK
     if args.http is not None:
-        _write_http(args.http, entries, reveal=args.reveal, redact=redact)
+        try:
+            _write_http(args.http, entries, reveal=args.reveal, redact=redact)
+        except OSError as exc:
+            raise engine.EngineError(f"cannot write {args.http}: {exc.strerror}") from exc
         return EXIT_OK
     if args.json:
         _print_json(entries if args.reveal else [engine.redact_entry(e, headers=redact) for e in entries])
@@ -504,7 +508,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise engine.EngineError("name the entries to replay (IDs from `routeconsole log`) or pass --all")
     results = _replay(args, chosen, _redact_list(None))
     if args.junit is not None:
-        args.junit.write_text(to_junit(results, name=f"routeconsole replay {Path(args.app).resolve().name}"))
+        report = to_junit(results, name=f"routeconsole replay {Path(args.app).resolve().name}")
+        try:  # 0600, like every export: with --reveal its diffs hold secrets
+            write_private(args.junit, report)
+        except OSError as exc:
+            raise engine.EngineError(f"cannot write {args.junit}: {exc.strerror}") from exc
         print(f"wrote a JUnit report of {_plural(len(results), 'request')} to {args.junit}", file=sys.stderr)
     if args.json:
         _print_json([r.to_json() for r in results])
@@ -545,7 +553,8 @@ def _replay(args: argparse.Namespace, chosen: list[dict[str, Any]], redact: Sequ
     from engine.server import Server
 
     _log_to_stderr(logging.WARNING, logging.BASIC_FORMAT)
-    app = engine.create_app(args.app, convention=args.convention)
+    # A replay is a check, not traffic: it never goes to a collector, whatever the variables say.
+    app = engine.create_app(args.app, convention=args.convention, export=False)
     request_log = RequestLog(log_path) if log_path else None
     if request_log is not None:
         request_log.attach(app.events)

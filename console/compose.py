@@ -161,7 +161,13 @@ def draft_for_route(route: engine.Route) -> Draft:
 def draft_for_spec(spec: RequestSpec) -> Draft:
     """A request read from a curl command or a `.http` file. Its host is dropped: the composer
     sends to this app's server."""
-    parts = urlsplit(spec.url)
+    url = spec.url
+    if not url.startswith("/") and "://" not in url:  # `{{host}}/users`, `localhost:8000/users`
+        url = f"http://{url}"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # `http://[::1/users`
+        raise ComposeError(f"the URL {spec.url!r} cannot be read: {exc}") from None
     try:
         body = spec.body.decode("utf-8")
     except UnicodeDecodeError:

@@ -167,12 +167,14 @@ def parse_curl(command: str) -> RequestSpec:
     elif not url.startswith(("http://", "https://")):
         raise CurlError(f"the URL {url!r} is not http or https")
     body = "&".join(data)
+    names = {name.lower() for name, _ in headers}
     if json_body:
-        names = {name.lower() for name, _ in headers}
         if "content-type" not in names:
             headers.append(("Content-Type", "application/json"))
         if "accept" not in names:
             headers.append(("Accept", "application/json"))
+    elif data and not get and "content-type" not in names:
+        headers.append(("Content-Type", "application/x-www-form-urlencoded"))  # what curl sends with -d
     if get and data:
         url += ("&" if "?" in url else "?") + body
         body = ""

@@ -557,12 +557,12 @@ class WriterProcess:
     def start(
         cls, log_path: Path | None, *, export: bool = False, otlp: str | None = None, service: str = "routeconsole"
     ) -> WriterProcess:
-        command = [sys.executable, "-m", "engine.logwriter"]
+        # Values as --name=value, the path after "--": an app folder named "-api" stays a value.
+        options = [f"--service={service}", *([f"--otlp={otlp}"] if otlp else []), "--export"] if export else []
+        paths: list[str] = []
         if log_path is not None:
             connect(log_path).close()  # a log that cannot be opened is an error here, not in the writer
-            command.append(str(log_path))
-        if export:
-            command += ["--export", "--service", service] + (["--otlp", otlp] if otlp else [])
+            paths = ["--", str(log_path)]
         folder = Path(tempfile.mkdtemp(prefix="routeconsole-"))
         address = str(folder / "log.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -570,7 +570,7 @@ class WriterProcess:
         listener.listen(64)  # bound here, so a feed can connect before the writer has started
         try:
             process = subprocess.Popen(
-                [*command, "--listen-fd", str(listener.fileno())],
+                [sys.executable, "-m", "engine.logwriter", f"--listen-fd={listener.fileno()}", *options, *paths],
                 stdin=subprocess.PIPE,  # the lifeline: it closes when this process stops or dies
                 pass_fds=(listener.fileno(),),
             )

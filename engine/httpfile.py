@@ -28,10 +28,12 @@ both clients send as is.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 from .export import SKIP_HEADERS, entry_body, entry_url, write_private
 from .redact import redact_entry
@@ -85,8 +87,15 @@ def to_http(
             entry = redact_entry(entry, headers=extra)
         request = entry["request"]
         title = f"### #{entry['id']} {entry['method']} {entry['path']} ({entry['status']})"
-        lines = [_one_line(title), f"{entry['method']} {entry_url(entry)} HTTP/1.1"]
-        lines += [f"{k}: {v}" for k, v in request["headers"] if k not in SKIP_HEADERS]
+        lines = [_one_line(title), f"{_one_line(entry['method'])} {_url(entry_url(entry))} HTTP/1.1"]
+        for name, value in request["headers"]:
+            if name in SKIP_HEADERS:
+                continue
+            if _CONTROL.search(value) or "{{" in value:
+                # Neither client can be told to send this as it is (no escape exists for it).
+                lines.append(f"# {_one_line(name)}: left out: its value holds a control character or {{{{")
+            else:
+                lines.append(f"{name}: {value}")
         body = entry_body(request)
         if body:
             lines.append("")
@@ -118,6 +127,11 @@ def write_http(
     return written
 
 
+def _url(url: str) -> str:
+    """The URL with what a request line cannot hold as it is (spaces, `{{`, controls) percent-encoded."""
+    return quote(url, safe="!#$%&'()*+,/:;=?@[]~|^`\"", encoding="latin-1")  # latin-1: a byte a character
+
+
 def _one_line(text: str) -> str:
     return _CONTROL.sub("?", text.replace("\n", " ").replace("\r", " "))
 
@@ -146,6 +160,7 @@ def parse_http(text: str, base: Path | None = None) -> list[RequestSpec]:
     block: list[tuple[int, str]] = []
     name: str | None = None
     # Lines end at "\n" (or "\r\n") only: str.splitlines() would also split a body at \x0c or \u2028.
+    text = text.removeprefix("\ufeff")  # a byte order mark, as Windows editors write
     for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
         line = line.removesuffix("\r")
         if line.startswith("###"):
@@ -251,6 +266,8 @@ def _read_include(number: int, name: str, base: Path | None) -> bytes:
         raise HttpFileError(f"line {number}: the body is the file {name!r}, and this text has no folder to read from")
     path = base / name
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would block the reader
+            raise HttpFileError(f"line {number}: the body file {name!r} is not a regular file")
         with path.open("rb") as f:
             data = f.read(MAX_INCLUDE + 1)
     except OSError as exc:

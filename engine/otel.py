@@ -69,6 +69,7 @@ SCOPE: Final = "routeconsole"  # the instrumentation scope of every span
 KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 _CONTEXT_HEADERS: Final = frozenset({b"traceparent", b"tracestate"})
 _INT64: Final = 2**63  # protobuf's int attributes: a larger one would fail the whole batch
+SHUTDOWN_TIMEOUT: Final = 1.5  # seconds a stop waits for the collector to take the last spans
 
 
 def traces_endpoint(base: str) -> str:
@@ -244,8 +245,10 @@ class TraceExport:
             enclosing.append((begins + span.duration_ms, child))
         server.end(end_time=start + int(trace.duration_ms * 1e6))
 
-    def shutdown(self) -> None:
-        """Stop taking traces, export what was published so far, and send every queued span."""
+    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+        """Stop taking traces, export what was published so far, and send every queued span,
+        waiting `timeout` seconds at most: a collector that does not answer (the exporter
+        retries for up to 10 s) must not hold up quitting the console or stopping `serve`."""
         with self._lock:
             if self._closed:
                 return
@@ -255,7 +258,12 @@ class TraceExport:
             log.warning("OpenTelemetry export: a subscriber was still delivering; the last traces may be missing")
         if self._unsubscribe is not None:
             self._unsubscribe()
-        self.provider.shutdown()  # the batch processor sends what it holds
+        # The batch processor sends what it holds, on a thread of its own so the wait is bounded.
+        sending = threading.Thread(target=self.provider.shutdown, name="routeconsole-otel-shutdown", daemon=True)
+        sending.start()
+        sending.join(timeout)
+        if sending.is_alive():
+            log.warning("OpenTelemetry export: the collector did not take the last spans within %g s", timeout)
 
 
 # Spans the batch processor holds before it drops new ones, unless OTEL_BSP_MAX_QUEUE_SIZE says:

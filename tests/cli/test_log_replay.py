@@ -261,3 +261,24 @@ def test_replay_junit_reports_each_entry_and_each_difference(logged_app: Path, t
     assert '-  "z": 1' in (failure.text or "") and '+  "z": 2' in (failure.text or "")
     assert all(cases[name].find("failure") is None for name in list(cases)[1:])
     assert all(float(c.get("time") or -1) >= 0 for c in cases.values())
+
+
+def test_junit_and_http_exports_are_private_and_an_unwritable_path_is_a_clear_error(
+    logged_app: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "replay.xml"
+    assert run("replay", logged_app, "--all", "--junit", report).returncode in (0, 1)
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600  # with --reveal its diffs hold secrets
+    for args in (("replay", logged_app, "--all", "--junit", tmp_path / "no/such/dir/r.xml"),
+                 ("log", logged_app, "--http", tmp_path / "no/such/dir/r.http")):  # fmt: skip
+        done = run(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "cannot write" in done.stderr and "no/such/dir" in done.stderr
+
+
+def test_an_app_folder_named_like_an_option_still_gets_its_log(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "-api", {"x/route.py": "def GET():\n    return 'ok'\n"})
+    # With export on, the writer is told the service's name: "-api" must stay a value.
+    with serving(app, "--otlp", "http://127.0.0.1:9") as (_, url):
+        assert httpx.get(f"{url}/x").text == "ok"
+    assert [e["path"] for e in json.loads(run("log", app, "--json").stdout)] == ["/x"]

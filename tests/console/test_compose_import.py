@@ -148,6 +148,10 @@ async def test_pasting_a_curl_command_into_the_path_field_fills_the_composer(con
         assert path.value == "/"  # nothing pasted, and a message says why
         said = " ".join(str(n.message) for n in console._notifications)
         assert "-F sends a multipart form" in said
+        path.post_message(events.Paste("curl 'http://[::1/users'"))  # a host no URL parser reads
+        await pilot.pause()
+        assert console.is_running and path.value == "/"
+        assert "cannot be read" in " ".join(str(n.message) for n in console._notifications)
         path.post_message(events.Paste(CURL))
         await pilot.pause()
         assert fields(screen)["path"] == "/users" and fields(screen)["method"] == "POST"

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import engine
 from engine.otel import TraceExport
+from engine.server import Server
 from engine.trace import Message, Span, Trace
 from tests.conftest import ROUTECONSOLE, write_app
 
@@ -552,3 +554,48 @@ def test_the_sdks_own_records_go_where_routeconsole_logs(capsys: pytest.CaptureF
         ours.removeHandler(handler)
     assert [r.getMessage() for r in seen] == ["Queue full, dropping span."]
     assert "Queue full" not in capsys.readouterr().err
+
+
+def test_replay_never_exports_whatever_the_variables_say(tmp_path: Path, collector: Collector) -> None:
+    """A replay is a check run in CI, not traffic: with the variable set it still sends no span."""
+    app = write_app(tmp_path / "app", APP)
+    log = tmp_path / "log.sqlite3"
+    logged = engine.create_app(app, export=False)
+    request_log = engine.RequestLog(log)
+    request_log.attach(logged.events)
+    server = Server(logged, port=0)
+    try:
+        assert httpx.get(f"{server.start()}/users/1", timeout=10).status_code == 200
+    finally:
+        server.stop()
+    logged.events.flush()
+    request_log.close()
+    logged.close()
+    env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_BSP_SCHEDULE_DELAY="10")
+    done = subprocess.run(
+        [ROUTECONSOLE, "replay", str(app), "--log", str(log), "--all"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1 request replayed" in done.stdout
+    assert collector.wait_for(1, timeout=0.5) == []
+
+
+def test_a_collector_that_never_answers_holds_up_a_stop_only_briefly() -> None:
+    """The exporter retries for up to 10 s; quitting the console or stopping serve must not."""
+    from engine.otel import SHUTDOWN_TIMEOUT, TraceExport
+    from engine.trace import Trace
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # takes connections, never answers
+    try:
+        export = TraceExport(None, service="probe", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}/v1/traces")
+        trace = Trace.begin("GET", "/x", "", [], None)
+        trace.status = 200
+        export.export_many([trace])
+        started = time.monotonic()
+        export.shutdown()
+        assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 2.0  # not the exporter's 10 s
+    finally:
+        silent.close()

@@ -8,6 +8,7 @@ readers fail other than with their own error saying what is wrong.
 from __future__ import annotations
 
 import contextlib
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -88,6 +89,18 @@ def test_a_logged_request_as_a_http_file_reads_back() -> None:
     ]
 
 
+def test_what_a_request_line_or_header_cannot_hold_is_encoded_or_left_out() -> None:
+    hostile = entry(
+        path="/find", query="next={{x}}&q=a%20b", headers=[("x-tpl", "{{name}}"), ("x-note", "\x1b]0;owned\x07")]
+    )
+    text, _ = to_http([hostile])
+    assert "\x1b" not in text and "\x07" not in text
+    (spec,) = parse_http(text)  # the file stays readable: no {{ for a client to substitute
+    assert spec.url == "http://127.0.0.1:8000/find?next=%7B%7Bx%7D%7D&q=a%20b"
+    assert spec.headers == ()
+    assert "# x-tpl: left out" in text and "# x-note: left out" in text
+
+
 def test_http_export_masks_secrets_unless_revealed() -> None:
     logged = entry(
         1, "POST", "/login", "", [("authorization", "Bearer t0ken"), ("content-type", "application/json")],
@@ -154,6 +167,21 @@ Host: example
     assert (third.method, third.url, third.headers) == ("GET", "/relative", (("Host", "example"),))
 
 
+def test_a_byte_order_mark_and_a_host_without_a_scheme_are_read(tmp_path: Path) -> None:
+    (spec,) = parse_http("\ufeff@host = localhost:8000\nGET {{host}}/users?x=1\n")
+    assert spec.url == "localhost:8000/users?x=1"
+    from console.compose import draft_for_spec
+
+    draft = draft_for_spec(spec)  # the composer reads it as the host it is, not a scheme
+    assert (draft.path, draft.query) == ("/users", "x=1")
+
+
+def test_a_body_file_that_is_not_a_regular_file_is_refused_not_waited_for(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(HttpFileError, match="is not a regular file"):
+        parse_http("POST http://h/x\n\n< ./fifo\n", tmp_path)
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
@@ -204,7 +232,12 @@ def test_any_logged_request_survives_a_http_round_trip(logged: dict[str, Any], t
     query = f"?{logged['query']}" if logged["query"] else ""
     assert spec.method == logged["method"]
     assert spec.url == f"http://127.0.0.1:8000{logged['path']}{query}"
-    assert list(spec.headers) == [(k, v) for k, v in logged["request"]["headers"] if k not in SKIP_HEADERS]
+    headers = [(k, v) for k, v in logged["request"]["headers"] if k not in SKIP_HEADERS]
+    # A value no .http client can be told to send as it is (a control character) is a comment.
+    kept = [(k, v) for k, v in headers if not any(0x80 <= ord(c) < 0xA0 for c in v)]
+    assert list(spec.headers) == kept
+    for name, _ in set(headers) - set(kept):
+        assert f"# {name}: left out: its value holds a control character" in text
     assert spec.body == _body(logged)
 
 
@@ -216,6 +249,8 @@ def test_any_text_is_requests_or_a_http_file_error(text: str) -> None:
 
 
 # curl -------------------------------------------------------------------------------
+
+FORM = ("Content-Type", "application/x-www-form-urlencoded")  # what curl sends with -d and no -H
 
 
 def test_chrome_copy_as_curl_bash() -> None:
@@ -245,8 +280,9 @@ def test_chrome_copy_as_curl_bash() -> None:
         ("curl -XDELETE http://h/x -sSL", "DELETE", "http://h/x", (), b""),
         ("curl -I http://h/x", "HEAD", "http://h/x", (), b""),
         ("curl -G http://h/x -d a=1 -d b=2", "GET", "http://h/x?a=1&b=2", (), b""),
-        ("curl http://h/x -d a=1 -d b=2", "POST", "http://h/x", (), b"a=1&b=2"),
-        ("curl http://h/x --data-urlencode 'q=a b&c'", "POST", "http://h/x", (), b"q=a%20b%26c"),
+        ("curl http://h/x -d a=1 -d b=2", "POST", "http://h/x", (FORM,), b"a=1&b=2"),
+        ("curl http://h/x --data-urlencode 'q=a b&c'", "POST", "http://h/x", (FORM,), b"q=a%20b%26c"),
+        ("curl http://h/x -H 'content-type: text/csv' -d a,b", "POST", "http://h/x", (("content-type", "text/csv"),), b"a,b"),
         (
             "curl --json '{\"a\":1}' http://h/x",
             "POST",
@@ -295,7 +331,10 @@ def test_our_own_curl_commands_read_back(logged: dict[str, Any]) -> None:
     query = f"?{logged['query']}" if logged["query"] else ""
     assert spec.method == logged["method"]
     assert spec.url == f"http://127.0.0.1:8000{logged['path']}{query}"
-    assert list(spec.headers) == [(k, v) for k, v in logged["request"]["headers"] if k not in SKIP_HEADERS]
+    headers = [(k, v) for k, v in logged["request"]["headers"] if k not in SKIP_HEADERS]
+    if body and not any(k == "content-type" for k, _ in headers):
+        headers.append(FORM)  # curl itself would send it
+    assert list(spec.headers) == headers
     assert spec.body == body
 
 
