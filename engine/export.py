@@ -67,7 +67,9 @@ def to_curl(entry: dict[str, Any], base: str | None = None, *, reveal: bool = Fa
         if name not in SKIP_HEADERS:
             parts += ["-H", f"{name}: {value}"]
     if body:
-        parts += ["--data-binary", body.decode("utf-8", "replace")]
+        # --data-raw: the body as it is, where --data-binary would read a body starting with "@"
+        # as the name of a file to send.
+        parts += ["--data-raw", body.decode("utf-8", "replace")]
     return " ".join(shlex.quote(p) for p in parts)
 
 

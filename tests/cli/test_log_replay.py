@@ -139,7 +139,7 @@ def test_curl_command_quotes_correctly_and_skips_needless_x(logged_app: Path) ->
     assert "authorization: [redacted]" in shlex.split(run("log", logged_app, "--curl", "1").stdout)
     put = shlex.split(run("log", logged_app, "--curl", "2").stdout)
     assert put[put.index("-X") + 1] == "PUT"
-    assert put[put.index("--data-binary") + 1] == '{"name":"it\'s \\"quoted\\""}'
+    assert put[put.index("--data-raw") + 1] == '{"name":"it\'s \\"quoted\\""}'
     assert put[put.index("x-note: a b") - 1 :][:2] == ["-H", "x-note: a b"]
     assert run("log", logged_app, "--curl", "99").returncode == 2
 

@@ -323,6 +323,7 @@ def test_what_curl_import_cannot_read_is_named(command: str, says: str) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(logged=_entries)
+@_examples(entry(method="POST", body=body) for body in (b"@", b"@file.json", b"a\nb", b"$'x'"))
 def test_our_own_curl_commands_read_back(logged: dict[str, Any]) -> None:
     body = _body(logged)
     if body and (logged["request"]["body_encoding"] != "utf-8" or logged["method"] in ("GET", "HEAD")):
