@@ -185,9 +185,15 @@ def _draft(
     headers = [(k, v) for k, v in headers if k.lower() not in _NOT_EDITABLE]
     mime = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].strip().lower()
     kind = "json" if "json" in mime else "form" if mime == "application/x-www-form-urlencoded" else "text"
-    if kind == "form":
-        body = format_pairs(parse_qsl(body, keep_blank_values=True), "=")
+    form = parse_qsl(body, keep_blank_values=True) if kind == "form" else []
+    if kind == "form" and _as_lines(form):
+        body = format_pairs(form, "=")
         headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+    elif kind == "form":  # a field the one-per-line form cannot hold: sent as the text it is
+        kind = "text"
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if query and not _as_lines(pairs):  # likewise a query: it stays in the path, as it came
+        path, query = f"{path}?{query}", ""
     return Draft(
         method=method,
         path=path,
@@ -197,6 +203,15 @@ def _draft(
         body_kind=kind,
         replay_of=replay_of,
     )
+
+
+def _as_lines(pairs: list[tuple[str, str]]) -> bool:
+    """Whether `name=value` lines hold `pairs` (parse_pairs reads them back the same)."""
+    return all(
+        "\n" not in k + v and "\r" not in k + v and "=" not in k and k.strip() == k and v.strip() == v
+        and k and not k.startswith("#")
+        for k, v in pairs
+    )  # fmt: skip
 
 
 def draft_for_entry(entry: dict[str, Any]) -> Draft:

@@ -176,6 +176,25 @@ def test_a_byte_order_mark_and_a_host_without_a_scheme_are_read(tmp_path: Path) 
     assert (draft.path, draft.query) == ("/users", "x=1")
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "curl -d 'note=line1%0Aline2' http://h/x",  # a newline in a value
+        "curl -d '%23a=1&b=2' http://h/x",  # a name that reads as a comment line
+        "curl 'http://h/x?r=a%0Ab&s=1'",  # the same in a query
+    ],
+)
+def test_fields_the_composer_cannot_show_a_line_each_are_sent_as_they_came(command: str) -> None:
+    from console.compose import draft_for_spec
+
+    spec = parse_curl(command)
+    sent = draft_for_spec(spec).request("http://127.0.0.1:8000")
+    assert sent.url.query == spec.url.partition("?")[2].encode()
+    assert sent.content == spec.body
+    if spec.body:
+        assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
 def test_a_body_file_that_is_not_a_regular_file_is_refused_not_waited_for(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(HttpFileError, match="is not a regular file"):
