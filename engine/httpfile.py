@@ -153,8 +153,13 @@ def _as_text(body: bytes) -> str | None:
 # Reading --------------------------------------------------------------------------------
 
 
-def parse_http(text: str, base: Path | None = None) -> list[RequestSpec]:
-    """Every request in a `.http` file; `base` is the folder `< file` bodies are read from."""
+def parse_http(
+    text: str, base: Path | None = None, *, problems: list[HttpFileError] | None = None
+) -> list[RequestSpec]:
+    """Every request in a `.http` file; `base` is the folder `< file` bodies are read from.
+
+    A block that cannot be read raises `HttpFileError`, or, given a `problems` list, is
+    added to it and skipped: the requests of the other blocks are still returned."""
     variables: dict[str, str] = {}
     requests: list[RequestSpec] = []
     block: list[tuple[int, str]] = []
@@ -164,12 +169,28 @@ def parse_http(text: str, base: Path | None = None) -> list[RequestSpec]:
     for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
         line = line.removesuffix("\r")
         if line.startswith("###"):
-            _flush(block, name, variables, base, requests)
+            _flush_or_note(block, name, variables, base, requests, problems)
             block, name = [], line[3:].strip() or None
         else:
             block.append((number, line))
-    _flush(block, name, variables, base, requests)
+    _flush_or_note(block, name, variables, base, requests, problems)
     return requests
+
+
+def _flush_or_note(
+    block: list[tuple[int, str]],
+    name: str | None,
+    variables: dict[str, str],
+    base: Path | None,
+    out: list[RequestSpec],
+    problems: list[HttpFileError] | None,
+) -> None:
+    try:
+        _flush(block, name, variables, base, out)
+    except HttpFileError as exc:
+        if problems is None:
+            raise
+        problems.append(exc)
 
 
 def _flush(

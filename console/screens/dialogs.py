@@ -232,20 +232,22 @@ class OpenHttpScreen(ModalScreen[RequestSpec | None]):
                 data = f.read(MAX_HTTP_FILE + 1)
             if len(data) > MAX_HTTP_FILE:
                 raise HttpFileError(f"the file is larger than {MAX_HTTP_FILE:,} bytes")
-            self.requests = parse_http(data.decode("utf-8", "replace"), base=path.parent)
+            problems: list[HttpFileError] = []
+            self.requests = parse_http(data.decode("utf-8", "replace"), base=path.parent, problems=problems)
         except OSError as exc:
             problem.update(Text(visible(f"Cannot read {path}: {exc.strerror}"), style="bold red"))
             return
         except HttpFileError as exc:
             problem.update(Text(visible(f"Cannot read {path}: {exc}"), style="bold red"))
             return
+        unread = Text(visible("".join(f"\nSkipped: {p}" for p in problems)), style="bold red")
         if not self.requests:
-            problem.update(Text(visible(f"{path} holds no request"), style="bold red"))
+            problem.update(Text.assemble((visible(f"{path} holds no request it can read"), "bold red"), unread))
             return
-        if len(self.requests) == 1:
+        if len(self.requests) == 1 and not problems:
             self.dismiss(self.requests[0])
             return
-        problem.update(Text(f"{len(self.requests)} requests: pick one", style="dim"))
+        problem.update(Text.assemble((f"{len(self.requests)} requests: pick one", "dim"), unread))
         options = self.query_one("#http-requests", OptionList)
         options.set_options(
             Option(Text(visible(r.name or f"{r.method} {r.url}")), id=str(i)) for i, r in enumerate(self.requests)

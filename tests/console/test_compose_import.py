@@ -108,6 +108,19 @@ async def test_a_http_file_that_cannot_be_read_says_which_line(console: ConsoleA
         assert console.screen is dialog
 
 
+async def test_a_http_file_lists_the_requests_it_can_read_and_names_the_others(
+    console: ConsoleApp, tmp_path: Path
+) -> None:
+    mixed = tmp_path / "mixed.http"
+    mixed.write_text("### broken\nGET http://h/{{nope}}\n\n### fine\nGET http://h/users/7\n")
+    async with console.run_test(size=(160, 45)) as pilot:
+        dialog = await open_http(console, pilot, mixed)
+        options = dialog.query_one("#http-requests", OptionList)
+        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == ["fine"]
+        said = text_of(dialog.query_one("#import-problem", Static).content)
+        assert "1 requests: pick one" in said and "Skipped: line 2: {{nope}} is not defined" in said
+
+
 async def test_import_curl_from_the_palette_fills_the_composer(console: ConsoleApp) -> None:
     async with console.run_test(size=(160, 45)) as pilot:
         await palette(console, pilot, "composer: import curl")

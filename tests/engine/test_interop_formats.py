@@ -167,6 +167,15 @@ Host: example
     assert (third.method, third.url, third.headers) == ("GET", "/relative", (("Host", "example"),))
 
 
+def test_with_a_problems_list_the_readable_blocks_are_kept() -> None:
+    text = "GET http://h/a\n###\nnot a request\n###\nGET http://h/{{x}}\n###\nPOST http://h/b\n"
+    with pytest.raises(HttpFileError, match="line 3"):
+        parse_http(text)
+    problems: list[HttpFileError] = []
+    assert [r.url for r in parse_http(text, problems=problems)] == ["http://h/a", "http://h/b"]
+    assert [str(p).split(":")[0] for p in problems] == ["line 3", "line 5"]
+
+
 def test_a_byte_order_mark_and_a_host_without_a_scheme_are_read(tmp_path: Path) -> None:
     (spec,) = parse_http("\ufeff@host = localhost:8000\nGET {{host}}/users?x=1\n")
     assert spec.url == "localhost:8000/users?x=1"
