@@ -445,8 +445,8 @@ def load_route(route: Route, modules: ModuleCache, previous: LoadedRoute | None 
     except LoadError as exc:
         tb = next((tb for f, (_, tb) in modules.errors.items() if f in (route.file, *route.layouts)), None)
         return LoadedRoute(route, {}, (), error=str(exc), traceback=tb)
-    if route.error and not endpoints:
-        return LoadedRoute(route, {}, (), error=route.error)
+    if route.error and not endpoints:  # what its source says (a SyntaxError), named by its file like the rest
+        return LoadedRoute(route, {}, (), error=f"{route.file}: {route.error}")
     used = {f: modules.modules[f] for f in (route.file, *route.layouts)}
     return LoadedRoute(route, endpoints, tuple(layers), modules=used)
 
