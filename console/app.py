@@ -364,6 +364,8 @@ class ConsoleApp(App[None]):
             facts.insert(0, (Text(state, style=f"bold {theme.error}" if failed else "bold"), 6))
         if not self.running.persistent:
             facts.append((Text("log not kept", style="dim"), 0))
+        if self.running.exporting:  # every request also goes to an OpenTelemetry collector
+            facts.append((Text("otlp", style="dim"), 0))
         badge = Text(" routeconsole ", style=f"bold reverse {theme.primary}")
         app_dir, url = visible(str(self.running.app_dir)), self.running.url or "not serving"
         self.main.query_one("#status", Static).update(

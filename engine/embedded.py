@@ -58,6 +58,7 @@ class Engine:
         )
         log_path, self._scratch = choose_log_path(self.app_dir, log)
         self.persistent = self._scratch is None
+        self.exporting = self.app.export is not None  # OpenTelemetry, from this process (the variables)
         self.log = RequestLog(log_path)
         # Quitting the console should feel immediate: requests in flight get a second.
         self.server = Server(self.app, host=host, port=port, graceful_timeout=1.0)

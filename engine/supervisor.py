@@ -326,6 +326,7 @@ class SupervisedEngine:
             endpoint = traces_endpoint(otlp) if otlp else None
             self._export = TraceExport(None, service=self.app_dir.resolve().name, endpoint=endpoint)
         self.log_server = LogServer(self.log, export=self._export.export_many if self._export else None)
+        self.exporting = self._export is not None
         # With several workers the channel carries only the master's news: each worker follows
         # the files itself, and the console follows them too, as `watch` does.
         self._follower = (

@@ -54,6 +54,7 @@ class WatchedEngine:
         self.log = RequestLog(log if log is not None else default_log_path(self.app_dir))
         self._reload_lock = threading.Lock()
         self.persistent = True
+        self.exporting = False  # the server elsewhere exports, or not: nothing here says
         self.watching = watch_files
         self.poll_interval = poll_interval
         self._reloader = Reloader(self)

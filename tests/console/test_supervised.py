@@ -161,3 +161,17 @@ async def test_an_app_that_crashes_at_import_is_shown_as_exited_even_before_the_
             await until(pilot, lambda: "app exited" in shown(console, "#status"))
     finally:
         running.stop()
+
+
+async def test_the_header_says_when_requests_go_to_a_collector(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", APP)
+    for otlp, said in ((None, False), ("http://127.0.0.1:9", True)):  # nothing listens on port 9
+        running = engine.SupervisedEngine(app, port=0, log=False, otlp=otlp)
+        running.start()
+        try:
+            console = ConsoleApp(running)
+            async with console.run_test(size=(160, 45)) as pilot:
+                await pilot.pause()
+                assert ("otlp" in shown(console, "#status")) is said
+        finally:
+            running.stop()
