@@ -94,11 +94,21 @@ def check_export(otlp: str | None) -> None:
         if found is None:
             raise EngineError(f"{OTEL_EXTRA} (no module named {module!r})")
     if otlp:
-        parts = urlsplit(otlp)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise EngineError(
-                f"--otlp takes the OTLP/HTTP base URL of a collector, like http://127.0.0.1:4318, not {otlp!r}"
-            )
+        traces_endpoint(otlp)
+
+
+def traces_endpoint(base: str) -> str:
+    """`--otlp URL` as the SDK reads OTEL_EXPORTER_OTLP_ENDPOINT: the traces go to URL/v1/traces.
+
+    >>> traces_endpoint("http://127.0.0.1:4318/")
+    'http://127.0.0.1:4318/v1/traces'
+    """
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise EngineError(
+            f"--otlp takes the OTLP/HTTP base URL of a collector, like http://127.0.0.1:4318, not {base!r}"
+        )
+    return f"{base.rstrip('/')}/v1/traces"
 
 
 Scope = MutableMapping[str, Any]
@@ -827,10 +837,9 @@ def create_app(
 
 
 def _start_export(app: RouteApp, otlp: str | None) -> TraceExport:
-    from .otel import TraceExport, traces_endpoint  # EngineError naming the extra when it is missing
+    from .otel import TraceExport  # EngineError naming the extra when it is missing
 
-    endpoint = traces_endpoint(otlp) if otlp else None  # None: the SDK reads its variables
-    return TraceExport(app.events, service=app.app_dir.resolve().name, endpoint=endpoint)
+    return TraceExport.start(app.events, service=app.app_dir.resolve().name, otlp=otlp)
 
 
 class _BodyTooLarge(Exception):

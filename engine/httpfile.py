@@ -164,33 +164,26 @@ def parse_http(
     requests: list[RequestSpec] = []
     block: list[tuple[int, str]] = []
     name: str | None = None
+
+    def flush(block: list[tuple[int, str]], name: str | None) -> None:
+        try:
+            _flush(block, name, variables, base, requests)
+        except HttpFileError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+
     # Lines end at "\n" (or "\r\n") only: str.splitlines() would also split a body at \x0c or \u2028.
     text = text.removeprefix("\ufeff")  # a byte order mark, as Windows editors write
     for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
         line = line.removesuffix("\r")
         if line.startswith("###"):
-            _flush_or_note(block, name, variables, base, requests, problems)
+            flush(block, name)
             block, name = [], line[3:].strip() or None
         else:
             block.append((number, line))
-    _flush_or_note(block, name, variables, base, requests, problems)
+    flush(block, name)
     return requests
-
-
-def _flush_or_note(
-    block: list[tuple[int, str]],
-    name: str | None,
-    variables: dict[str, str],
-    base: Path | None,
-    out: list[RequestSpec],
-    problems: list[HttpFileError] | None,
-) -> None:
-    try:
-        _flush(block, name, variables, base, out)
-    except HttpFileError as exc:
-        if problems is None:
-            raise
-        problems.append(exc)
 
 
 def _flush(

@@ -41,10 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporter = None
     if args.export:
         try:
-            from .otel import TraceExport, traces_endpoint
+            from .otel import TraceExport
 
-            endpoint = traces_endpoint(args.otlp) if args.otlp else None
-            exporter = TraceExport(None, service=args.service, endpoint=endpoint)
+            exporter = TraceExport.start(None, service=args.service, otlp=args.otlp)
         except Exception:  # the log is still written
             logging.getLogger("routeconsole.otel").exception("OpenTelemetry export could not start")
     request_log = RequestLog(args.log) if args.log is not None else None

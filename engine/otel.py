@@ -40,8 +40,8 @@ import os
 import threading
 from collections.abc import Callable
 from typing import Final
-from urllib.parse import urlsplit
 
+from .app import traces_endpoint
 from .errors import EngineError
 from .events import EventSink, RequestFinished
 from .redact import redact_urlencoded
@@ -62,7 +62,6 @@ except ImportError as exc:  # the `otel` extra is not installed
 
 log = logging.getLogger("routeconsole.otel")
 
-TRACES_PATH: Final = "v1/traces"  # appended to a base endpoint, as the SDK does with OTEL_EXPORTER_OTLP_ENDPOINT
 SCOPE: Final = "routeconsole"  # the instrumentation scope of every span
 # Methods the semantic conventions know; any other is "_OTHER", the token itself in
 # http.request.method_original (a scanner's made-up methods must not become span names).
@@ -70,20 +69,6 @@ KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNE
 _CONTEXT_HEADERS: Final = frozenset({b"traceparent", b"tracestate"})
 _INT64: Final = 2**63  # protobuf's int attributes: a larger one would fail the whole batch
 SHUTDOWN_TIMEOUT: Final = 1.5  # seconds a stop waits for the collector to take the last spans
-
-
-def traces_endpoint(base: str) -> str:
-    """`--otlp URL` as the SDK reads OTEL_EXPORTER_OTLP_ENDPOINT: the traces go to URL/v1/traces.
-
-    >>> traces_endpoint("http://127.0.0.1:4318/")
-    'http://127.0.0.1:4318/v1/traces'
-    """
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise EngineError(
-            f"--otlp takes the OTLP/HTTP base URL of a collector, like http://127.0.0.1:4318, not {base!r}"
-        )
-    return f"{base.rstrip('/')}/{TRACES_PATH}"
 
 
 def service_resource(default_name: str) -> Resource:
@@ -131,6 +116,11 @@ class TraceExport:
     def _on_event(self, event: object) -> None:
         if type(event) is RequestFinished:
             self.export(event.trace)
+
+    @classmethod
+    def start(cls, events: EventSink | None, *, service: str, otlp: str | None) -> TraceExport:
+        """An exporter to `otlp` (a collector's base URL), or where the SDK's variables say."""
+        return cls(events, service=service, endpoint=traces_endpoint(otlp) if otlp else None)
 
     def export_many(self, traces: list[Trace]) -> None:
         """Traces that reached a log writer (`engine.feed.LogServer`): each as spans. A trace

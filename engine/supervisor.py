@@ -321,10 +321,9 @@ class SupervisedEngine:
         # sends it anyway: the app process exports nothing itself.
         self._export: TraceExport | None = None
         if exporting:
-            from .otel import TraceExport, traces_endpoint
+            from .otel import TraceExport
 
-            endpoint = traces_endpoint(otlp) if otlp else None
-            self._export = TraceExport(None, service=self.app_dir.resolve().name, endpoint=endpoint)
+            self._export = TraceExport.start(None, service=self.app_dir.resolve().name, otlp=otlp)
         self.log_server = LogServer(self.log, export=self._export.export_many if self._export else None)
         self.exporting = self._export is not None
         # With several workers the channel carries only the master's news: each worker follows
