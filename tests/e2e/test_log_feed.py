@@ -3,6 +3,7 @@ socket (engine.feed), and `serve`'s writer process writes them whatever happens 
 
 from __future__ import annotations
 
+import asyncio
 import marshal
 import os
 import re
@@ -255,3 +256,67 @@ def test_os_exit_right_after_an_answer_still_sends_its_trace(tmp_path: Path, gua
             time.sleep(0.02)
         # Without send_before_exit the turn's trace dies with the process: what the guard is for.
         assert [r.path for r in request_log.summaries()] == (["/answered"] if guarded else [])
+
+
+STRANGE_PARAMS = {
+    "items/[id]/route.py": "def GET(request, params):\n    return {'id': params['id']}\n",
+    "odd/[id]/route.py": (
+        "class User:\n    pass\n\n\n"
+        "async def GET(request, params):\n"
+        "    params['user'] = User()  # route code keeps its own object in params\n"
+        "    return {'ok': True}\n"
+    ),
+}
+
+
+def test_a_trace_that_cannot_be_packed_costs_only_its_own_row(tmp_path: Path) -> None:
+    """Traces are packed together at the end of a turn of the event loop: one that marshal
+    cannot write (a handler put an object into its params) is dropped with a warning, and the
+    traces around it, in the same turn, are still logged."""
+    app = write_app(tmp_path / "app", STRANGE_PARAMS)
+    log = tmp_path / "log.sqlite3"
+    proc, url = _serve(app, log)
+    try:
+
+        async def burst() -> list[int]:
+            async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+                paths = [f"/items/{n}" if n % 3 else f"/odd/{n}" for n in range(30)]
+                answers = await asyncio.gather(*(client.get(path) for path in paths))
+            return [answer.status_code for answer in answers]
+
+        assert asyncio.run(burst()) == [200] * 30
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate(timeout=10)
+    written = RequestLog(log)
+    try:
+        paths = sorted(r.path for r in written.summaries())
+    finally:
+        written.close()
+    assert paths == sorted(f"/items/{n}" for n in range(30) if n % 3), err
+    assert "the trace of GET /odd/0 cannot be logged: unmarshallable object" in err
+
+
+def test_ctrl_c_right_after_serve_starts_keeps_the_answered_request(tmp_path: Path) -> None:
+    """The writer ignores Ctrl-C from its first instruction: interrupted while it still
+    imports, it used to die with the request already answered unwritten."""
+    app = write_app(tmp_path / "app", APP)
+    log = tmp_path / "log.sqlite3"
+    proc, url = _serve(app, log)
+    try:
+        assert httpx.get(f"{url}/items/1", timeout=5).status_code == 200
+        os.killpg(proc.pid, signal.SIGINT)  # at once: the writer may not have finished importing
+        proc.wait(10)
+        assert _group_gone(proc.pid, 15), "the log writer outlived serve"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate(timeout=10)
+    written = RequestLog(log)
+    try:
+        assert [r.path for r in written.summaries()] == ["/items/1"], err
+    finally:
+        written.close()
