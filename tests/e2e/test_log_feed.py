@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.feed import FRAME, FeedError, LogFeed, LogServer, from_wire, to_wire
+from engine.feed import FRAME, FeedError, LogFeed, LogServer, from_wire, to_frame, to_wire
 from engine.store import RequestLog
 from engine.trace import Message, Span, Trace
 from tests.conftest import ROUTECONSOLE, write_app
@@ -72,18 +72,20 @@ traces = st.builds(
 )
 
 
-@given(traces)
-def test_a_trace_crosses_the_wire_unchanged(trace: Trace) -> None:
-    assert from_wire(marshal.dumps(to_wire(trace))).to_json() == trace.to_json()
+@given(st.lists(traces, min_size=1, max_size=4))
+def test_traces_cross_the_wire_unchanged(sent: list[Trace]) -> None:
+    received = from_wire(to_frame([to_wire(trace) for trace in sent]))
+    assert [trace.to_json() for trace in received] == [trace.to_json() for trace in sent]
 
 
 @given(st.binary(max_size=2000))
-def test_any_bytes_are_a_trace_or_a_feed_error(data: bytes) -> None:
+def test_any_bytes_are_traces_or_a_feed_error(data: bytes) -> None:
     try:
-        trace = from_wire(data)
+        received = from_wire(data)
     except FeedError:
         return
-    trace.to_json()  # whatever passed is a whole trace
+    for trace in received:
+        trace.to_json()  # whatever passed is a whole trace
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -94,7 +96,7 @@ def test_a_trace_with_a_field_of_the_wrong_kind_is_refused(trace: Trace, field: 
         return  # not wrong for this field
     wire[field] = wrong
     with pytest.raises(FeedError):
-        from_wire(marshal.dumps(tuple(wire))).to_json()
+        from_wire(to_frame([to_wire(_trace(1)), tuple(wire)]))
 
 
 def _trace(n: int) -> Trace:
@@ -120,10 +122,11 @@ def test_a_writer_keeps_every_good_frame_and_drops_the_bad(tmp_path: Path) -> No
         raw = socket.socket(socket.AF_UNIX)
         raw.connect(server.address)
         for frame in (
-            marshal.dumps(to_wire(_trace(1))),
+            to_frame([to_wire(_trace(1))]),
             b"not marshal",
             marshal.dumps(("a", "tuple")),
-            marshal.dumps(to_wire(_trace(2))),
+            marshal.dumps(to_wire(_trace(9))),  # a trace, but not in a list: not a frame
+            to_frame([to_wire(_trace(2))]),
         ):
             raw.sendall(FRAME.pack(len(frame)) + frame)
         raw.close()
@@ -320,3 +323,28 @@ def test_ctrl_c_right_after_serve_starts_keeps_the_answered_request(tmp_path: Pa
         assert [r.path for r in written.summaries()] == ["/items/1"], err
     finally:
         written.close()
+
+
+def test_a_turn_of_big_traces_goes_in_several_frames_and_an_oversized_one_alone_is_dropped(tmp_path: Path) -> None:
+    """The traces of one turn share frames up to BATCH_BYTES of bodies (20 MiB of them would
+    overflow one frame); a trace no frame can
+    hold (route code sent 17 MB of headers) is dropped with a warning, not sent to make the
+    writer hang up on the feed."""
+    with writer_at(tmp_path / "log.sqlite3") as (server, request_log):
+        feed = LogFeed.connect(server.address)
+
+        async def one_turn() -> None:
+            for n in range(20):
+                trace = _trace(n)
+                trace.response.body = bytes([n]) * (1024 * 1024)  # 20 MiB in all: more than one frame holds
+                if n == 5:
+                    trace.response.headers = [(b"x-huge", b"h" * (17 * 1024 * 1024))]
+                feed.send(trace)  # held: one flush after this turn packs them all
+
+        asyncio.run(one_turn())
+        feed.close(timeout=30)
+        assert feed.dropped == 1
+        deadline = time.monotonic() + 10
+        while len(request_log.summaries()) < 19 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(r.query for r in request_log.summaries()) == sorted(f"n={n}" for n in range(20) if n != 5)
