@@ -639,7 +639,17 @@ class WriterProcess:
         try:
             with _sigint_ignored():
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "engine.logwriter", f"--listen-fd={listener.fileno()}", *options, *paths],
+                    # -P: the working directory is not put first on sys.path, so a folder of
+                    # the user's named `engine` there cannot stand in for this package.
+                    [
+                        sys.executable,
+                        "-P",
+                        "-m",
+                        "engine.logwriter",
+                        f"--listen-fd={listener.fileno()}",
+                        *options,
+                        *paths,
+                    ],
                     stdin=subprocess.PIPE,  # the lifeline: it closes when this process stops or dies
                     pass_fds=(listener.fileno(),),
                 )

@@ -199,6 +199,7 @@ class AppProcess:
         sock_fd = self._sock.fileno()
         command = [
             sys.executable,
+            "-P",  # not the working directory first on sys.path: a folder `engine` there is the user's
             "-m",
             "engine.child",
             *self._args,

@@ -348,3 +348,37 @@ def test_a_turn_of_big_traces_goes_in_several_frames_and_an_oversized_one_alone_
         while len(request_log.summaries()) < 19 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sorted(r.query for r in request_log.summaries()) == sorted(f"n={n}" for n in range(20) if n != 5)
+
+
+def test_serve_run_beside_a_folder_named_engine_still_writes_its_log(tmp_path: Path) -> None:
+    """`serve`'s writer runs `python -P -m engine.logwriter`: a project's own `engine` package
+    in the working directory does not replace this one (it used to, and nothing was logged)."""
+    project = tmp_path / "project"
+    (project / "engine").mkdir(parents=True)
+    (project / "engine" / "__init__.py").write_text('raise SystemExit("this is the user\'s engine")\n')
+    app = write_app(tmp_path / "app", APP)
+    log = tmp_path / "log.sqlite3"
+    proc = subprocess.Popen(
+        [ROUTECONSOLE, "serve", str(app), "--port", "0", "--no-reload", "--log", str(log)],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+        assert url, proc.communicate(timeout=10)
+        assert httpx.get(f"{url.group(0)}/items/7", timeout=5).status_code == 200
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate(timeout=10)
+    written = RequestLog(log)
+    try:
+        assert [r.path for r in written.summaries()] == ["/items/7"], err
+    finally:
+        written.close()

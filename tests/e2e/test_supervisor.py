@@ -277,3 +277,27 @@ def test_the_app_process_never_outlives_a_killed_supervisor(tmp_path: Path, stuc
         supervisor.wait(5)
         if supervisor.stdout is not None:
             supervisor.stdout.close()
+
+
+def _folder_named_engine(where: Path) -> Path:
+    """A working directory holding the user's own package named `engine`."""
+    (where / "engine").mkdir(parents=True)
+    (where / "engine" / "__init__.py").write_text('raise SystemExit("this is the user\'s engine")\n')
+    return where
+
+
+def test_a_folder_named_engine_in_the_working_directory_is_not_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app process runs `python -P -m engine.child`: the working directory is not first on
+    its sys.path, so a project's own `engine` package there does not replace this one."""
+    monkeypatch.chdir(_folder_named_engine(tmp_path / "project"))
+    messages = Messages()
+    app = AppProcess(write_app(tmp_path / "app", APP), on_message=messages)
+    app.start()
+    try:
+        messages.wait_for(lambda: messages.of("started") or messages.of("exited"))
+        assert not messages.of("exited"), messages.items
+        assert httpx.get(f"{app.url}/ok", timeout=5).text == "ok"
+    finally:
+        app.stop()
