@@ -170,9 +170,10 @@ def test_a_feed_faster_than_its_writer_waits_and_loses_nothing(tmp_path: Path) -
         written.close()
 
 
-def _serve(app: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+def _serve(app: Path, log: Path, cwd: Path | None = None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [ROUTECONSOLE, "serve", str(app), "--port", "0", "--no-reload", "--log", str(log)],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -182,6 +183,23 @@ def _serve(app: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
     url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
     assert url, proc.communicate(timeout=10)
     return proc, url.group(0)
+
+
+def _interrupt(proc: subprocess.Popen[str], log: Path) -> tuple[list[str], str]:
+    """Ctrl-C to serve's whole process group; the paths its log holds, and what it wrote to stderr."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(10)
+        assert _group_gone(proc.pid, 15), "the log writer outlived serve"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate(timeout=10)
+    written = RequestLog(log)
+    try:
+        return [r.path for r in written.summaries()], err
+    finally:
+        written.close()
 
 
 def _group_gone(pgid: int, timeout: float) -> bool:
@@ -288,18 +306,9 @@ def test_a_trace_that_cannot_be_packed_costs_only_its_own_row(tmp_path: Path) ->
             return [answer.status_code for answer in answers]
 
         assert asyncio.run(burst()) == [200] * 30
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, err = proc.communicate(timeout=10)
-    written = RequestLog(log)
-    try:
-        paths = sorted(r.path for r in written.summaries())
-    finally:
-        written.close()
-    assert paths == sorted(f"/items/{n}" for n in range(30) if n % 3), err
+        paths, err = _interrupt(proc, log)
+    assert sorted(paths) == sorted(f"/items/{n}" for n in range(30) if n % 3), err
     assert "the trace of GET /odd/0 cannot be logged: unmarshallable object" in err
 
 
@@ -311,25 +320,15 @@ def test_ctrl_c_right_after_serve_starts_keeps_the_answered_request(tmp_path: Pa
     proc, url = _serve(app, log)
     try:
         assert httpx.get(f"{url}/items/1", timeout=5).status_code == 200
-        os.killpg(proc.pid, signal.SIGINT)  # at once: the writer may not have finished importing
-        proc.wait(10)
-        assert _group_gone(proc.pid, 15), "the log writer outlived serve"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, err = proc.communicate(timeout=10)
-    written = RequestLog(log)
-    try:
-        assert [r.path for r in written.summaries()] == ["/items/1"], err
-    finally:
-        written.close()
+        paths, err = _interrupt(proc, log)  # at once: the writer may not have finished importing
+    assert paths == ["/items/1"], err
 
 
 def test_a_turn_of_big_traces_goes_in_several_frames_and_an_oversized_one_alone_is_dropped(tmp_path: Path) -> None:
     """The traces of one turn share frames up to BATCH_BYTES of bodies (20 MiB of them would
-    overflow one frame); a trace no frame can
-    hold (route code sent 17 MB of headers) is dropped with a warning, not sent to make the
-    writer hang up on the feed."""
+    overflow one frame); a trace no frame can hold (route code sent 17 MB of headers) is
+    dropped with a warning, not sent to make the writer hang up on the feed."""
     with writer_at(tmp_path / "log.sqlite3") as (server, request_log):
         feed = LogFeed.connect(server.address)
 
@@ -358,27 +357,9 @@ def test_serve_run_beside_a_folder_named_engine_still_writes_its_log(tmp_path: P
     (project / "engine" / "__init__.py").write_text('raise SystemExit("this is the user\'s engine")\n')
     app = write_app(tmp_path / "app", APP)
     log = tmp_path / "log.sqlite3"
-    proc = subprocess.Popen(
-        [ROUTECONSOLE, "serve", str(app), "--port", "0", "--no-reload", "--log", str(log)],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc, url = _serve(app, log, cwd=project)
     try:
-        assert proc.stdout is not None
-        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
-        assert url, proc.communicate(timeout=10)
-        assert httpx.get(f"{url.group(0)}/items/7", timeout=5).status_code == 200
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(10)
+        assert httpx.get(f"{url}/items/7", timeout=5).status_code == 200
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, err = proc.communicate(timeout=10)
-    written = RequestLog(log)
-    try:
-        assert [r.path for r in written.summaries()] == ["/items/7"], err
-    finally:
-        written.close()
+        paths, err = _interrupt(proc, log)
+    assert paths == ["/items/7"], err
