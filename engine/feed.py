@@ -16,9 +16,9 @@ non-blocking socket; the JSON and SQLite work happens in a process that does not
 Packing them together, after the turn, matters as much as packing little: packed one by
 one between hypercorn's steps, that code ran with cold CPU caches and cost the server about
 three times what it costs in a loop. Measured side by side (`serve` with its log against a
-bare ASGI app, the median of 8-10 bracketed rounds): packed per request, 0.84x; after the
-turn, 0.88x; after the turn in one `marshal` call (`to_frame`), 0.92x, where the engine with
-no log at all measured 0.92x.
+bare ASGI app, each figure the median of 5-10 bracketed rounds): packed per request, 0.84x;
+after the turn, 0.88x; after the turn in one `marshal` call (`to_frame`), 0.88-0.92x over six
+such runs, where the engine with no log at all measured 0.91-0.93x.
 
 Frames: a 4-byte big-endian length, then `to_frame([to_wire(trace), ...])`. A Unix stream
 socket, not a pipe: several worker processes connect to one `LogServer` each on a
