@@ -33,10 +33,11 @@ that connection instead of being read.
 
 Losing nothing: each trace is taken as it is published, before the last part of its
 response is sent (`EventSink.subscribe(..., at_once=True)`), and the traces of one turn of
-the event loop are packed and go to the kernel in one send right after that turn. A serving process that
-ends, cleanly or by `os._exit` in route code (`send_before_exit`), leaves the trace of
-every request it answered in the socket, and the writer reads them all before it notices
-the end; a segfault or SIGKILL can take the traces of the turn it interrupts. Only when
+the event loop are packed and go to the kernel in one send right after that turn. A
+serving process that ends, cleanly or by `os._exit` in route code (`send_before_exit`),
+leaves the trace of every request it answered in the socket, and the writer reads them
+all before it notices the end; a segfault or SIGKILL can take the traces of the turn it
+interrupts. Only when
 the writer falls behind by more than the socket's buffer do frames wait in the serving
 process (`LogFeed`'s drain thread), and only those would die with it.
 """
@@ -69,7 +70,7 @@ from .trace import Layer, Message, Outcome, Span, SpanKind, Trace
 log = logging.getLogger("routeconsole.log")
 
 FRAME: Final = struct.Struct(">I")
-MAX_FRAME: Final = 16 * 1024 * 1024  # a trace keeps at most 1 MiB of each body: far above any real frame
+MAX_FRAME: Final = 16 * 1024 * 1024  # a frame holds about BATCH_BYTES of bodies: far above any real one
 MAX_PENDING: Final = 256 * 1024 * 1024  # bytes a feed holds while its writer catches up; then it drops
 MAX_BATCH: Final = 2000  # traces per transaction
 BATCH_BYTES: Final = 4 * 1024 * 1024  # bodies' bytes per frame: a turn's traces may span several
