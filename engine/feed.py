@@ -37,9 +37,8 @@ the event loop are packed and go to the kernel in one send right after that turn
 serving process that ends, cleanly or by `os._exit` in route code (`send_before_exit`),
 leaves the trace of every request it answered in the socket, and the writer reads them
 all before it notices the end; a segfault or SIGKILL can take the traces of the turn it
-interrupts. Only when
-the writer falls behind by more than the socket's buffer do frames wait in the serving
-process (`LogFeed`'s drain thread), and only those would die with it.
+interrupts. Only when the writer falls behind by more than the socket's buffer do frames
+wait in the serving process (`LogFeed`'s drain thread), and only those would die with it.
 """
 
 from __future__ import annotations
