@@ -17,7 +17,7 @@ Packing them together, after the turn, matters as much as packing little: packed
 one between hypercorn's steps, that code ran with cold CPU caches and cost the server about
 three times what it costs in a loop. Measured side by side (`serve` with its log against a
 bare ASGI app, each figure the median of 5-10 bracketed rounds): packed per request, 0.84x;
-after the turn, 0.88x; after the turn in one `marshal` call (`to_frame`), 0.88-0.95x over eight
+after the turn, 0.88x; after the turn in one `marshal` call (`to_frame`), 0.88-0.95x over seven
 such runs (median 0.90x), where the engine with no log at all measured a median of 0.92x.
 
 Frames: a 4-byte big-endian length, then `to_frame([to_wire(trace), ...])`. A Unix stream
