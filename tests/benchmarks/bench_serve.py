@@ -781,11 +781,11 @@ def bracketed(runs: list[list[Row]]) -> dict[str, float]:
     return ratios
 
 
-def print_bars(rows: list[Row], base: float, paired: dict[str, float]) -> None:
+def print_bars(rows: list[Row], base: float, ratios: dict[str, float]) -> None:
     """Each bar, judged on the bracketed ratio (see `bracketed`); the table's ratio beside it."""
-    sync = paired.get("starlette sync")
+    sync = ratios.get("starlette sync")
     for row in rows:
-        ratio = paired.get(row.case.label)
+        ratio = ratios.get(row.case.label)
         if ratio is None:
             continue
         if row.case.bar == "pass":
@@ -797,7 +797,7 @@ def print_bars(rows: list[Row], base: float, paired: dict[str, float]) -> None:
         else:
             continue
         print(
-            f"{verdict:<5} {row.case.label}: {ratio:.2f}x bare ASGI, bracketed (bar: >= {bar}); "
+            f"{verdict:<5} {row.case.label}: {ratio:.3f}x bare ASGI, bracketed (bar: >= {bar}); "
             f"median run against the median bare run: {row.load.rps / base:.2f}x"
         )
 
