@@ -34,15 +34,24 @@ A lookup takes the first of three ways that answers:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import unquote
 
-from .segments import CATCHALL, PARAM, SPLAT, STATIC, holds_dot_segment
+from .segments import CATCHALL, OPTIONAL, PARAM, SPLAT, STATIC, holds_dot_segment
 
 if TYPE_CHECKING:
     from .table import Route
+
+try:  # the C matcher, built by setup.py where a compiler is (see engine/_fastmatch.c)
+    from . import _fastmatch
+except ImportError:  # pragma: no cover - the Python matcher below does the same, slower
+    _fastmatch = None  # type: ignore[assignment]
+
+# Set (to anything) to match in Python even where the C matcher was built.
+PURE_PYTHON_ENV: Final = "ROUTECONSOLE_PURE_PYTHON"
 
 # The methods the engine implements; any other token answers 501.
 KNOWN_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -143,6 +152,21 @@ def _answers(allow: tuple[str, ...], exports_options: bool) -> tuple[tuple[str, 
     return allow, statuses
 
 
+# Up to this many static children, engine/_fastmatch.c compares a segment with each name.
+_FEW: Final = 16
+
+
+def _code(kind: int, name: str) -> int:
+    """How engine/_fastmatch.c reads a dynamic segment's value (as `_Leaf.params` does).
+
+    0 `[x]`: the segment; 1 `[...x]`: the list of the rest; 2 TanStack's splat: the rest
+    joined by "/"; 3 `[[...x]]`: the list of the rest, absent when empty.
+    """
+    if kind == CATCHALL:
+        return 2 if name == SPLAT else 1
+    return 3 if kind == OPTIONAL else 0
+
+
 class _Leaf:
     """A route as the matcher sees it: statuses per method and how to read its params."""
 
@@ -219,6 +243,56 @@ class Matcher:
                 child.backtrack = node.backtrack or node.param is not None or node.tail is not None
             if node.param is not None:
                 node.param.backtrack = node.backtrack or node.tail is not None
+        self.lookup: Callable[[str, str], Match] = self.match
+        """`match`, in C when engine._fastmatch was built (see `_fast_lookup`)."""
+        if _fastmatch is not None and not os.environ.get(PURE_PYTHON_ENV):
+            self.lookup = self._fast_lookup(_fastmatch.Lookup)
+
+    def _fast_lookup(self, lookup: type[_fastmatch.Lookup]) -> Callable[[str, str], Match]:
+        """The C matcher over a mirror of the tree in tuples, which C reads by index.
+
+        A node is (static, few, param, end, tail, backtrack, catchall, optional, leaf),
+        `few` the static children as (name, child) pairs when there are no more than `_FEW`
+        (C compares a segment to each rather than hash it), else None; a leaf
+        (statuses, pattern, file, allow, route, name, position, plain, dynamic) with each
+        dynamic entry (position, code, name). engine/_fastmatch.c reads this layout.
+        """
+        leaves: dict[int, tuple[object, ...]] = {}
+
+        def leaf(it: _Leaf | None) -> tuple[object, ...] | None:
+            if it is None:
+                return None
+            if id(it) not in leaves:
+                dynamic = tuple((i, _code(kind, name), name) for i, kind, name in it.dynamic)
+                leaves[id(it)] = (
+                    it.statuses,
+                    it.pattern,
+                    it.file,
+                    it.allow,
+                    it.route,
+                    it.name,
+                    it.position,
+                    it.plain,
+                    dynamic,
+                )
+            return leaves[id(it)]
+
+        def node(it: _Node) -> tuple[object, ...]:
+            static = {name: node(child) for name, child in it.static.items()}
+            return (
+                static,
+                tuple(static.items()) if len(static) <= _FEW else None,
+                None if it.param is None else node(it.param),
+                leaf(it.end),
+                leaf(it.tail),
+                it.backtrack,
+                leaf(it.catchall),
+                leaf(it.optional),
+                leaf(it.leaf),
+            )
+
+        statics = {path: leaf(it) for path, it in self._static.items()}
+        return lookup(node(self._root), statics, Match, KNOWN_METHODS, self._match_carefully, self.match)
 
     def _insert(self, route: Route) -> None:
         node = self._root

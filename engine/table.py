@@ -136,8 +136,8 @@ class RouteTable:
         self.conflicts = conflicts
         self.global_middleware = global_middleware
         self._matcher = matcher
-        # PERF: bind the matcher's method directly; one call less per lookup.
-        self.match: Callable[[str, str], Match] = matcher.match
+        # PERF: bind the matcher's lookup directly (C where built); one call less per lookup.
+        self.match: Callable[[str, str], Match] = matcher.lookup
         """What `method path` would get: status, pattern, file, params, allow.
 
         `path` is the raw request path, still percent-encoded; each segment is decoded

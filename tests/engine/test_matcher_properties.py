@@ -9,6 +9,8 @@ slash are settled first, as the matcher settles them, with `resolve_dots`.
 
 from __future__ import annotations
 
+import shutil
+import sysconfig
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 
 from engine.dialects import DIALECTS
 from engine.dialects.base import Layout, RouteSpec
-from engine.matcher import KNOWN_METHODS, UnsafePath, resolve_dots
+from engine.matcher import KNOWN_METHODS, PURE_PYTHON_ENV, Match, UnsafePath, _fastmatch, resolve_dots
 from engine.segments import CATCHALL, OPTIONAL, PARAM, SPLAT, STATIC, Segment
 from engine.source import FileFacts
 from engine.table import Route, RouteTable, build_table
@@ -123,3 +125,51 @@ def test_each_match_has_its_own_params(shapes: list[tuple[Segment, ...]], raw: s
     first, second = table.match("GET", raw), table.match("GET", raw)
     assert first == second
     assert first.params is not second.params
+
+
+# --- the C matcher (engine/_fastmatch.c) against the Python one -------------------------
+
+needs_c = pytest.mark.skipif(_fastmatch is None, reason="engine._fastmatch was not built (no C compiler)")
+# Any text at all: unicode letters and digits (str.isalnum is unicode-wide), separators, escapes.
+any_paths = st.text(st.sampled_from("/ab%2e.\\é٣Ⅻ-_ 0") | st.characters(), max_size=24).map(lambda s: "/" + s)
+
+
+@needs_c
+@pytest.mark.parametrize("convention", sorted(DIALECTS))
+@given(shapes=route_sets, paths=st.lists(raw_paths | any_paths, min_size=1, max_size=8), method=methods)
+def test_the_c_matcher_answers_as_the_python_one(
+    convention: str, shapes: list[tuple[Segment, ...]], paths: list[str], method: str
+) -> None:
+    table = table_of(shapes, convention)
+    matcher = table._matcher
+    assert matcher.lookup is table.match and matcher.lookup != matcher.match  # the C one serves
+    for route in served(table):
+        paths.append("/" + "/".join("p1" if s.kind != STATIC else s.value.replace("%", "%25") for s in route.segments))
+    for raw in [*paths, "", "no-slash", "/", "/" + "/x" * 60]:
+        fast, python = matcher.lookup(method, raw), matcher.match(method, raw)
+        assert fast == python, raw
+        assert type(fast) is Match and fast.params is not python.params
+
+
+@needs_c
+def test_the_c_matcher_refuses_what_is_not_a_method_and_a_path() -> None:
+    table = table_of([(Segment(STATIC, "a"),)], "next")
+    with pytest.raises(TypeError):
+        table.match("GET")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        table.match("GET", b"/a")  # type: ignore[arg-type]
+
+
+def test_the_python_matcher_serves_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    table = table_of([(Segment(STATIC, "a"), Segment(PARAM, "id"))], "next")
+    assert table.match == table._matcher.match
+    assert table.match("GET", "/a/7").params == {"id": "7"}
+
+
+def test_the_c_matcher_was_built_where_it_can_be() -> None:
+    """A failed build of engine/_fastmatch.c only warns (it is optional): fail here instead."""
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").exists()
+    if not (headers and (shutil.which("cc") or shutil.which("gcc"))):
+        pytest.skip("no C compiler or Python headers here: the Python matcher serves")
+    assert _fastmatch is not None, "engine._fastmatch did not build: run `pip install -v -e .` to see why"
