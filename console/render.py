@@ -385,7 +385,7 @@ def contest_view(explanation: Explanation, chosen: str, lost: str) -> Renderable
         line = mark + Text(visible(pattern), style="bold")
         line.append(f"  {visible(file)}", style="dim")
         lines.append(line)
-        lines.append(Padding(Text(visible(reason)), (0, 0, 0, 4)))  # wrapped lines keep the indent
+        lines.append(Padding(Text(visible(reason)), (0, 0, 0, 4), expand=False))  # wrapped lines keep the indent
 
     if explanation.candidates:
         lines.append(Text("candidates, preferred first", style="bold"))
