@@ -428,11 +428,10 @@ Lookup_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *
         PyErr_SetString(PyExc_TypeError, "match() takes exactly two arguments: method and path");
         return NULL;
     }
-    if (!PyUnicode_CheckExact(args[0]) || !PyUnicode_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "match() takes a method and a path as str");
-        return NULL;
-    }
-    return lookup((Lookup *)op, args[0], args[1]);
+    Lookup *self = (Lookup *)op;
+    if (!PyUnicode_CheckExact(args[0]) || !PyUnicode_CheckExact(args[1]))  /* str subclasses and the rest */
+        return PyObject_CallFunctionObjArgs(self->fallback, args[0], args[1], NULL);
+    return lookup(self, args[0], args[1]);
 }
 
 static int

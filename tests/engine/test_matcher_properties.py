@@ -152,12 +152,17 @@ def test_the_c_matcher_answers_as_the_python_one(
 
 
 @needs_c
-def test_the_c_matcher_refuses_what_is_not_a_method_and_a_path() -> None:
-    table = table_of([(Segment(STATIC, "a"),)], "next")
+def test_the_c_matcher_takes_what_the_python_one_takes() -> None:
+    table = table_of([(Segment(STATIC, "a"), Segment(PARAM, "id"))], "next")
+
+    class Path(str):
+        pass
+
+    assert table.match("GET", Path("/a/7")) == table._matcher.match("GET", "/a/7")
     with pytest.raises(TypeError):
         table.match("GET")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        table.match("GET", b"/a")  # type: ignore[arg-type]
+        table.match("GET", b"/a/7")  # type: ignore[arg-type]
 
 
 def test_the_python_matcher_serves_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
