@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Installed markers: reinstall (and rebuild the C matcher) when the build's inputs change.
-BUILD_INPUTS := pyproject.toml setup.py engine/_fastmatch.c
+BUILD_INPUTS := pyproject.toml setup.py engine/_fastmatch.c engine/_fastwire.c
 
 $(VENV)/.installed: $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.feed import FRAME, FeedError, LogFeed, LogServer, from_wire, to_frame, to_wire
+from engine.feed import BATCH_BYTES, FRAME, FeedError, LogFeed, LogServer, fast_frame, from_wire, to_frame, to_wire
 from engine.store import RequestLog
 from engine.trace import Message, Span, Trace
 from tests.conftest import ROUTECONSOLE, write_app
@@ -76,6 +76,95 @@ traces = st.builds(
 def test_traces_cross_the_wire_unchanged(sent: list[Trace]) -> None:
     received = from_wire(to_frame([to_wire(trace) for trace in sent]))
     assert [trace.to_json() for trace in received] == [trace.to_json() for trace in sent]
+
+
+# --- the same frames written in C (engine/_fastwire.c) ------------------------------------
+
+fast = fast_frame()
+needs_c = pytest.mark.skipif(fast is None, reason="engine._fastwire was not built (no C compiler)")
+# Values route code may put in a trace: route params of any shape, ints of any size, floats
+# of any kind, text with any character (a lone surrogate included).
+odd_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text()
+    | st.binary(max_size=20)
+    | st.sampled_from([frozenset({1}), 1j, bytearray(b"x")]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def canonical(value: object) -> bytes:
+    """Equal for equal marshal data, NaN included (marshal writes its bits)."""
+    return marshal.dumps(value, 2)
+
+
+def _python_frame(sent: list[Trace]) -> bytes | None:
+    try:
+        return to_frame([to_wire(trace) for trace in sent])
+    except ValueError:
+        return None
+
+
+@needs_c
+@given(st.lists(traces, min_size=1, max_size=4), st.lists(odd_values, max_size=3))
+def test_the_c_frame_holds_what_the_python_one_holds(sent: list[Trace], odd: list[object]) -> None:
+    assert fast is not None
+    for trace, value in zip(sent, odd, strict=False):
+        if trace.route is not None:
+            trace.route["params"] = {"odd": value}
+        trace.spans.append(Span("cache", "route", "odd", None, None, 0.0, 0.0, None, [value], None))
+    frame = fast(sent)
+    python = _python_frame(sent)
+    if frame is None:  # a value it does not write: Python packs that turn, as before
+        return
+    assert python is not None, "C wrote what marshal refuses"
+    assert FRAME.unpack(frame[:4])[0] == len(frame) - 4
+    assert canonical(marshal.loads(frame[4:])) == canonical(marshal.loads(python))
+    try:  # the writer takes both or neither (an odd value in a span's context it refuses)
+        received = [t.to_json() for t in from_wire(python)]
+    except FeedError:
+        with pytest.raises(FeedError):
+            from_wire(frame[4:])
+    else:
+        assert [t.to_json() for t in from_wire(frame[4:])] == received
+
+
+@needs_c
+@given(st.lists(traces, min_size=1, max_size=4))
+def test_the_c_frame_takes_every_ordinary_trace(sent: list[Trace]) -> None:
+    """Route params of str and lists of str, sizes up to 2**40: always the C way."""
+    assert fast is not None
+    frame = fast(sent)
+    assert frame is not None
+    assert [t.to_json() for t in from_wire(frame[4:])] == [t.to_json() for t in sent]
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda t: setattr(t, "path", "\ud800"),  # a lone surrogate: marshal needs surrogatepass
+        lambda t: setattr(t, "replay_of", 2**70),
+        lambda t: setattr(t, "client", "127.0.0.1"),
+        lambda t: setattr(t.request, "body", bytearray(b"x")),
+        lambda t: t.spans.append("not a span"),
+        lambda t: delattr(t, "query"),
+        lambda t: setattr(t.response, "body", b"x" * (BATCH_BYTES + 1)),
+    ],
+)
+def test_what_the_c_frame_does_not_write_goes_the_python_way(spoil: Callable[[Trace], None]) -> None:
+    assert fast is not None
+    trace = _trace(1)
+    spoil(trace)
+    assert fast([_trace(0), trace]) is None
 
 
 @given(st.binary(max_size=2000))
