@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.feed import BATCH_BYTES, FRAME, FeedError, LogFeed, LogServer, fast_frame, from_wire, to_frame, to_wire
+from engine.matcher import PURE_PYTHON_ENV
 from engine.store import RequestLog
 from engine.trace import Message, Span, Trace
 from tests.conftest import ROUTECONSOLE, write_app
@@ -165,6 +166,19 @@ def test_what_the_c_frame_does_not_write_goes_the_python_way(spoil: Callable[[Tr
     trace = _trace(1)
     spoil(trace)
     assert fast([_trace(0), trace]) is None
+
+
+def test_the_python_frames_serve_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    assert fast_frame() is None
+    a, b = socket.socketpair()
+    with a, b:
+        trace = _trace(2)
+        data, count = LogFeed(a)._pack([trace])
+        assert (
+            data == FRAME.pack(len(python := to_frame([to_wire(trace)]))) + python
+        )  # marshal's, back-references and all
+        assert count == 1 and from_wire(data[4:])[0].path == "/items/2"
 
 
 @given(st.binary(max_size=2000))
