@@ -431,6 +431,8 @@ Lookup_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *
     Lookup *self = (Lookup *)op;
     if (!PyUnicode_CheckExact(args[0]) || !PyUnicode_CheckExact(args[1]))  /* str subclasses and the rest */
         return PyObject_CallFunctionObjArgs(self->fallback, args[0], args[1], NULL);
+    if (PyUnicode_READY(args[1]) < 0)  /* 3.11: a legacy str made by old C APIs has no data yet */
+        return NULL;
     return lookup(self, args[0], args[1]);
 }
 

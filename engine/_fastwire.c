@@ -57,6 +57,8 @@ reserve(Buf *b, Py_ssize_t n)
     Py_ssize_t cap = b->cap * 2;
     while (cap < b->size + n)
         cap *= 2;
+    if (cap > b->limit) /* the buffer never holds more than the limit: every write past it asks here */
+        cap = b->limit;
     char *data = PyMem_Realloc(b->data, cap);
     if (data == NULL) {
         PyErr_NoMemory();
@@ -324,7 +326,7 @@ encode(Encoder *self, PyObject *traces)
 {
     if (!PyList_CheckExact(traces) || PyList_GET_SIZE(traces) > INT32_MAX)
         Py_RETURN_NONE;
-    Buf b = {.size = 4, .cap = 4096, .limit = 4 + self->limit};
+    Buf b = {.size = 4, .cap = 4 + self->limit < 4096 ? 4 + self->limit : 4096, .limit = 4 + self->limit};
     if ((b.data = PyMem_Malloc(b.cap)) == NULL)
         return PyErr_NoMemory();
     Py_ssize_t n = PyList_GET_SIZE(traces);

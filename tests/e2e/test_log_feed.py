@@ -21,7 +21,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.feed import BATCH_BYTES, FRAME, FeedError, LogFeed, LogServer, fast_frame, from_wire, to_frame, to_wire
+from engine.feed import (
+    BATCH_BYTES,
+    FRAME,
+    WIRE_VERSION,
+    FeedError,
+    LogFeed,
+    LogServer,
+    _fastwire,
+    fast_frame,
+    from_wire,
+    to_frame,
+    to_wire,
+)
 from engine.matcher import PURE_PYTHON_ENV
 from engine.store import RequestLog
 from engine.trace import Message, Span, Trace
@@ -166,6 +178,25 @@ def test_what_the_c_frame_does_not_write_goes_the_python_way(spoil: Callable[[Tr
     trace = _trace(1)
     spoil(trace)
     assert fast([_trace(0), trace]) is None
+
+
+@needs_c
+@pytest.mark.parametrize("limit", [100, 5_000, BATCH_BYTES])
+@pytest.mark.parametrize("spare", [-20, 0, 3, 40, 1_000])
+def test_a_c_frame_never_holds_more_than_its_limit(limit: int, spare: int) -> None:
+    """Whatever the write that crosses it (a body, or one of many small strings after it)."""
+    encoder = _fastwire.Encoder(Trace, Message, Span, WIRE_VERSION, limit)
+    trace = _trace(1)
+    trace.response.body = b"x" * max(0, limit - 400 + spare)
+    trace.spans.append(Span("cache", "route", "n", None, None, 0.0, 0.0, None, ["y" * 10] * 200, None))
+    unbounded = _fastwire.Encoder(Trace, Message, Span, WIRE_VERSION, 2**31 - 1)([trace])
+    assert unbounded is not None
+    frame = encoder([trace])
+    if len(unbounded) - 4 > limit:
+        assert frame is None
+    else:
+        assert frame == unbounded
+        assert canonical(marshal.loads(frame[4:])) == canonical(to_wire(trace))
 
 
 def test_the_python_frames_serve_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
